@@ -1,0 +1,117 @@
+"""FrameResult -> visualization_msgs/MarkerArray for RViz: bones, joints and a label per track.
+
+Every track owns one marker id (its track id) in each of three namespaces, so RViz updates a
+person's markers in place; retired tracks get DELETE markers and every marker has a lifetime so
+a skeleton that stops being updated vanishes even if the DELETE is lost.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker, MarkerArray
+
+from deephar_ros.results import FrameResult, PersonEstimate
+
+BONES_NAMESPACE = "bones"
+JOINTS_NAMESPACE = "joints"
+LABELS_NAMESPACE = "labels"
+NAMESPACES = (BONES_NAMESPACE, JOINTS_NAMESPACE, LABELS_NAMESPACE)
+
+BONE_WIDTH_M = 0.03
+JOINT_DIAMETER_M = 0.06
+TEXT_HEIGHT_M = 0.12
+TEXT_ABOVE_HEAD_M = 0.25
+_GOLDEN_RATIO = 0.618033988749895
+
+
+def track_colour(track_id: int) -> ColorRGBA:
+    """A bright colour per track id; neighbouring ids get far-apart hues."""
+    hue = (track_id * _GOLDEN_RATIO) % 1.0
+    red, green, blue = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
+    return ColorRGBA(r=red, g=green, b=blue, a=1.0)
+
+
+def frame_markers(
+    result: FrameResult,
+    header: Header,
+    bones: Sequence[tuple[int, int]],
+    min_joint_confidence: float,
+    lifetime_s: float,
+) -> MarkerArray:
+    """Markers for every person of result, DELETE markers for its retired tracks.
+
+    Joints below min_joint_confidence or without a 3D position (2D-only presets) are left out,
+    and so are the bones touching them.
+    """
+    lifetime = _duration(lifetime_s)
+    markers: list[Marker] = []
+    for person in result.people:
+        markers.extend(_person_markers(person, header, bones, min_joint_confidence, lifetime))
+    for track_id in result.retired_track_ids:
+        for namespace in NAMESPACES:
+            markers.append(Marker(header=header, ns=namespace, id=int(track_id), action=Marker.DELETE))
+    return MarkerArray(markers=markers)
+
+
+def _person_markers(
+    person: PersonEstimate,
+    header: Header,
+    bones: Sequence[tuple[int, int]],
+    min_joint_confidence: float,
+    lifetime: Duration,
+) -> list[Marker]:
+    joints = np.asarray(person.joints_3d, dtype=np.float64)
+    shown = np.all(np.isfinite(joints), axis=1) & (np.asarray(person.confidences) >= min_joint_confidence)
+    if not shown.any():
+        return []
+    colour = track_colour(person.track_id)
+    points = [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in joints]
+
+    def marker(namespace: str, kind: int) -> Marker:
+        return Marker(
+            header=header,
+            ns=namespace,
+            id=int(person.track_id),
+            type=kind,
+            action=Marker.ADD,
+            lifetime=lifetime,
+            color=colour,
+        )
+
+    bone_marker = marker(BONES_NAMESPACE, Marker.LINE_LIST)
+    bone_marker.pose.orientation.w = 1.0
+    bone_marker.scale.x = BONE_WIDTH_M
+    bone_marker.points = [
+        points[end] for start, stop in bones if shown[start] and shown[stop] for end in (start, stop)
+    ]
+
+    joint_marker = marker(JOINTS_NAMESPACE, Marker.SPHERE_LIST)
+    joint_marker.pose.orientation.w = 1.0
+    joint_marker.scale.x = joint_marker.scale.y = joint_marker.scale.z = JOINT_DIAMETER_M
+    joint_marker.points = [point for point, visible in zip(points, shown, strict=True) if visible]
+
+    label_marker = marker(LABELS_NAMESPACE, Marker.TEXT_VIEW_FACING)
+    visible = joints[shown]
+    top = visible[np.argmin(visible[:, 1])]  # optical frame: y points down, so the smallest y is highest
+    label_marker.pose.position = Point(x=float(top[0]), y=float(top[1] - TEXT_ABOVE_HEAD_M), z=float(top[2]))
+    label_marker.pose.orientation.w = 1.0
+    label_marker.scale.z = TEXT_HEIGHT_M
+    label_marker.text = _label_text(person)
+    return [bone_marker, joint_marker, label_marker]
+
+
+def _label_text(person: PersonEstimate) -> str:
+    if person.action is None:
+        return f"#{person.track_id}"
+    return f"#{person.track_id} {person.action.top_label} {person.action.top_score:.0%}"
+
+
+def _duration(seconds: float) -> Duration:
+    whole, nanoseconds = divmod(round(seconds * 1e9), 1_000_000_000)
+    return Duration(sec=whole, nanosec=nanoseconds)
