@@ -1,0 +1,86 @@
+"""FrameResult -> our SkeletonArray and ActionRecognitionArray messages.
+
+The header (stamp and frame id of the source image) is passed in, never rebuilt from the
+float stamp in the result, so outputs carry the input's stamp to the nanosecond.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Point
+from sensor_msgs.msg import RegionOfInterest
+from std_msgs.msg import Header
+
+from deephar_ros.msg import ActionRecognition, ActionRecognitionArray, Skeleton, SkeletonArray
+from deephar_ros.results import ActionEstimate, Box, FrameResult, PersonEstimate
+
+
+def skeleton_array(result: FrameResult, header: Header) -> SkeletonArray:
+    """One Skeleton per person in result, every joint with its confidence."""
+    return SkeletonArray(
+        header=header,
+        skeletons=[_skeleton(person, header, result.width, result.height) for person in result.people],
+    )
+
+
+def action_array(result: FrameResult, header: Header, top_k: int) -> ActionRecognitionArray:
+    """One ActionRecognition per person with an action estimate, top_k labels each (0: all)."""
+    return ActionRecognitionArray(
+        header=header,
+        actions=[
+            _action(person.action, header, top_k) for person in result.people if person.action is not None
+        ],
+    )
+
+
+def _skeleton(person: PersonEstimate, header: Header, width: int, height: int) -> Skeleton:
+    joints_2d = np.asarray(person.joints_2d, dtype=np.float64)
+    joints_3d = np.asarray(person.joints_3d, dtype=np.float64)
+    return Skeleton(
+        header=header,
+        track_id=int(person.track_id),
+        joint_names=list(person.joint_names),
+        positions=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in joints_3d],
+        pixels=[Point(x=float(u), y=float(v), z=0.0) for u, v in joints_2d],
+        confidences=[float(c) for c in np.asarray(person.confidences, dtype=np.float64)],
+        bounding_box=_region(person.box, width, height),
+        detection_score=float(person.box.score),
+        depth_source=int(person.depth_source),
+    )
+
+
+def _region(box: Box, width: int, height: int) -> RegionOfInterest:
+    """The box clipped to the image, as the whole pixels RegionOfInterest holds."""
+    x0 = int(np.clip(np.floor(box.x0), 0, width))
+    y0 = int(np.clip(np.floor(box.y0), 0, height))
+    x1 = int(np.clip(np.ceil(box.x1), x0, width))
+    y1 = int(np.clip(np.ceil(box.y1), y0, height))
+    return RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
+
+
+def _action(action: ActionEstimate, header: Header, top_k: int) -> ActionRecognition:
+    best = action.top_k(top_k)
+    return ActionRecognition(
+        header=header,
+        track_id=int(action.track_id),
+        label=action.top_label,
+        score=action.top_score,
+        labels=[label for label, _ in best],
+        scores=[score for _, score in best],
+        label_set=action.label_set,
+        clip_start=stamp_to_time(action.clip_start),
+        clip_end=stamp_to_time(action.clip_end),
+        clips_averaged=int(action.clips_averaged),
+    )
+
+
+def stamp_to_time(stamp: float) -> Time:
+    """Seconds -> builtin_interfaces/Time (stamps before 0 clamp to 0: Time is unsigned)."""
+    nanoseconds = max(round(stamp * 1e9), 0)
+    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+def time_to_stamp(time: Time) -> float:
+    """builtin_interfaces/Time -> seconds, the stamp the pipeline works with."""
+    return time.sec + time.nanosec * 1e-9

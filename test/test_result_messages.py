@@ -1,0 +1,90 @@
+"""FrameResult -> SkeletonArray / ActionRecognitionArray: every field carried, header kept exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from builtin_interfaces.msg import Time
+from std_msgs.msg import Header
+
+from deephar_ros.msg import Skeleton
+from deephar_ros.results import DEPTH_FROM_IMAGE, ActionEstimate, Box, FrameResult, PersonEstimate
+from deephar_ros.ros.result_messages import action_array, skeleton_array, stamp_to_time, time_to_stamp
+
+LABELS = ["drink", "eat", "wave", "sit"]
+
+
+def header() -> Header:
+    msg = Header(frame_id="camera_optical_frame")
+    msg.stamp.sec, msg.stamp.nanosec = 1_700_000_000, 123_456_789
+    return msg
+
+
+def person(track_id: int, with_action: bool) -> PersonEstimate:
+    action = ActionEstimate(
+        track_id=track_id,
+        scores=np.array([0.1, 0.2, 0.6, 0.1]),
+        labels=LABELS,
+        label_set="ntu60",
+        clip_start=10.25,
+        clip_end=11.0,
+        clips_averaged=3,
+    )
+    return PersonEstimate(
+        track_id=track_id,
+        box=Box(-4.2, 10.5, 100.2, 700.0, score=0.75),
+        joint_names=["pelvis", "thorax"],
+        joints_2d=np.array([[50.0, 60.0], [51.0, 40.0]]),
+        joints_3d=np.array([[0.1, 0.2, 3.0], [0.1, -0.3, 3.1]]),
+        confidences=np.array([0.9, 0.4]),
+        depth_source=DEPTH_FROM_IMAGE,
+        action=action if with_action else None,
+    )
+
+
+def result() -> FrameResult:
+    return FrameResult(stamp=0.0, width=640, height=480, people=[person(4, True), person(9, False)])
+
+
+def test_skeletons_carry_every_field_and_the_source_header():
+    msg = skeleton_array(result(), header())
+    assert msg.header == header()
+    assert [s.track_id for s in msg.skeletons] == [4, 9]
+    skeleton = msg.skeletons[0]
+    assert skeleton.header == header()
+    assert skeleton.joint_names == ["pelvis", "thorax"]
+    assert [(p.x, p.y, p.z) for p in skeleton.positions] == [(0.1, 0.2, 3.0), (0.1, -0.3, 3.1)]
+    assert [(p.x, p.y, p.z) for p in skeleton.pixels] == [(50.0, 60.0, 0.0), (51.0, 40.0, 0.0)]
+    np.testing.assert_allclose(skeleton.confidences, [0.9, 0.4], rtol=1e-6)
+    assert skeleton.detection_score == pytest.approx(0.75)
+    assert skeleton.depth_source == Skeleton.DEPTH_FROM_IMAGE
+    box = skeleton.bounding_box  # clipped to the 640x480 image, whole pixels covering the box
+    assert (box.x_offset, box.y_offset, box.width, box.height) == (0, 10, 101, 470)
+
+
+def test_actions_only_for_people_with_an_estimate_and_top_k_labels():
+    msg = action_array(result(), header(), top_k=2)
+    assert msg.header == header()
+    assert len(msg.actions) == 1
+    action = msg.actions[0]
+    assert (action.track_id, action.label, action.label_set, action.clips_averaged) == (4, "wave", "ntu60", 3)
+    assert action.score == pytest.approx(0.6)
+    assert action.labels == ["wave", "eat"]
+    np.testing.assert_allclose(action.scores, [0.6, 0.2], rtol=1e-6)
+    assert (action.clip_start.sec, action.clip_start.nanosec) == (10, 250_000_000)
+    assert (action.clip_end.sec, action.clip_end.nanosec) == (11, 0)
+    assert len(action_array(result(), header(), top_k=0).actions[0].labels) == len(LABELS)
+
+
+def test_empty_result_gives_empty_arrays_with_the_header():
+    empty = FrameResult(stamp=0.0, width=10, height=10)
+    assert skeleton_array(empty, header()).skeletons == []
+    assert action_array(empty, header(), 5).actions == []
+    assert skeleton_array(empty, header()).header == header()
+
+
+def test_stamp_conversion_round_trips():
+    time = Time(sec=1_700_000_000, nanosec=500_000_000)
+    assert time_to_stamp(time) == 1_700_000_000.5
+    assert stamp_to_time(time_to_stamp(time)) == time
+    assert stamp_to_time(-3.0) == Time(sec=0, nanosec=0)
