@@ -1,0 +1,115 @@
+"""Counters and timings of the perception node, reported as diagnostic_msgs/DiagnosticArray.
+
+The counters are kept here, apart from the node, so the worker thread and the callbacks can
+update them under one lock and tests (and the fault-injection suite) can read them directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from std_msgs.msg import Header
+
+# How far back rates and latency percentiles look.
+WINDOW_SECONDS = 10.0
+LATENCY_SAMPLES = 200
+
+
+class PerceptionStats:
+    """Thread-safe counts of frames in, processed, dropped and refused, and processing latency."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._input_times: deque[float] = deque()
+        self._processed_times: deque[float] = deque()
+        self._latencies_ms: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self.received = 0
+        self.processed = 0
+        self.dropped = 0
+        self.failed = 0
+        self.bad_input: Counter[str] = Counter()
+        self.backend = "unknown"
+        self.device = "unknown"
+
+    def frame_received(self) -> None:
+        with self._lock:
+            self.received += 1
+            self._input_times.append(self._clock())
+
+    def frame_dropped(self, count: int = 1) -> None:
+        with self._lock:
+            self.dropped += count
+
+    def bad(self, reason: str) -> None:
+        """Count one refused input under a short reason key (e.g. 'image_encoding')."""
+        with self._lock:
+            self.bad_input[reason] += 1
+
+    def frame_failed(self) -> None:
+        """The pipeline raised on a frame that passed validation."""
+        with self._lock:
+            self.failed += 1
+
+    def frame_processed(self, latency_ms: float) -> None:
+        with self._lock:
+            self.processed += 1
+            self._processed_times.append(self._clock())
+            self._latencies_ms.append(latency_ms)
+
+    def snapshot(self) -> dict[str, float | int | str]:
+        """Every reported value by name, rates over the last WINDOW_SECONDS."""
+        with self._lock:
+            now = self._clock()
+            input_rate = _rate(self._input_times, now)
+            processed_rate = _rate(self._processed_times, now)
+            latencies = np.asarray(self._latencies_ms, dtype=np.float64)
+            values: dict[str, float | int | str] = {
+                "backend": self.backend,
+                "device": self.device,
+                "frames_received": self.received,
+                "frames_processed": self.processed,
+                "frames_dropped": self.dropped,
+                "frames_failed": self.failed,
+                "bad_input_total": sum(self.bad_input.values()),
+                "input_rate_hz": input_rate,
+                "processed_rate_hz": processed_rate,
+                "latency_p50_ms": float(np.percentile(latencies, 50)) if latencies.size else float("nan"),
+                "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies.size else float("nan"),
+            }
+            for reason, count in sorted(self.bad_input.items()):
+                values[f"bad_input.{reason}"] = count
+            return values
+
+
+def _rate(times: deque[float], now: float) -> float:
+    """Events per second over the window; drops the events older than it."""
+    while times and times[0] < now - WINDOW_SECONDS:
+        times.popleft()
+    if len(times) < 2:
+        return 0.0
+    span = max(now - times[0], 1e-9)
+    return (len(times) - 1) / span
+
+
+def diagnostic_array(
+    stats: PerceptionStats, header: Header, name: str, warnings: list[str]
+) -> DiagnosticArray:
+    """One DiagnosticStatus for the node: WARN with the reasons when warnings is not empty."""
+    values = stats.snapshot()
+    status = DiagnosticStatus(
+        level=DiagnosticStatus.WARN if warnings else DiagnosticStatus.OK,
+        name=name,
+        message="; ".join(warnings) if warnings else "running",
+        hardware_id=f"{values['backend']}:{values['device']}",
+        values=[KeyValue(key=key, value=_format(value)) for key, value in values.items()],
+    )
+    return DiagnosticArray(header=header, status=[status])
+
+
+def _format(value: float | int | str) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
