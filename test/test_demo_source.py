@@ -1,0 +1,124 @@
+"""The demo source: a video file out as Image (rgb8) + CameraInfo with matching stamps."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image
+
+from deephar_ros.ros.demo_source import DemoSource, main
+from deephar_ros.ros.image_conversion import image_to_rgb
+
+DOMAIN_ID = 1 + (os.getpid() + 7) % 200
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200)]
+WIDTH, HEIGHT = 64, 48
+
+
+@pytest.fixture
+def video(tmp_path) -> str:
+    """A 5-frame MJPG video, one solid colour per frame, at 25 fps."""
+    path = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (WIDTH, HEIGHT))
+    for colour in COLOURS:
+        writer.write(np.full((HEIGHT, WIDTH, 3), colour[::-1], np.uint8))  # OpenCV writes BGR
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def context():
+    ros_context = rclpy.context.Context()
+    rclpy.init(context=ros_context, domain_id=DOMAIN_ID)
+    yield ros_context
+    ros_context.try_shutdown()
+
+
+def run_source(
+    context, video: str, loop: bool, wanted: int
+) -> tuple[DemoSource, list[Image], list[CameraInfo]]:
+    """Spin a DemoSource and a listener until wanted images arrived or the source finished."""
+    source = DemoSource(
+        context=context,
+        parameter_overrides=[
+            Parameter("video", value=video),
+            Parameter("loop", value=loop),
+            Parameter("hfov", value=90.0),
+            Parameter("frame_id", value="test_cam"),
+        ],
+    )
+    listener = Node("listener", context=context)
+    images: list[Image] = []
+    infos: list[CameraInfo] = []
+    listener.create_subscription(Image, "image", images.append, 50)
+    listener.create_subscription(CameraInfo, "camera_info", infos.append, 50)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(source)
+    executor.add_node(listener)
+    give_up = time.monotonic() + 20.0  # a guard against hanging, not a timing assertion
+    while len(images) < wanted and not (source.finished and len(images) >= source.frames_published):
+        assert time.monotonic() < give_up, f"only {len(images)} images arrived"
+        executor.spin_once(timeout_sec=0.1)
+    for _ in range(5):  # let the camera info of the last frame arrive too
+        executor.spin_once(timeout_sec=0.05)
+    executor.shutdown()
+    listener.destroy_node()
+    source.destroy_node()
+    return source, images, infos
+
+
+def test_publishes_every_frame_once_with_camera_info(context, video):
+    source, images, infos = run_source(context, video, loop=False, wanted=len(COLOURS))
+    assert source.fps == pytest.approx(25.0)
+    assert source.finished and source.frames_published == len(COLOURS)
+    assert len(images) == len(COLOURS)
+    for image, colour in zip(images, COLOURS, strict=True):
+        assert (image.encoding, image.width, image.height, image.header.frame_id) == (
+            "rgb8",
+            64,
+            48,
+            "test_cam",
+        )
+        rgb = image_to_rgb(image)
+        np.testing.assert_allclose(rgb.reshape(-1, 3).mean(axis=0), colour, atol=10)
+    image_stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in images]
+    assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m in infos] == image_stamps
+    assert image_stamps == sorted(image_stamps)
+    info = infos[0]
+    focal = (WIDTH / 2) / math.tan(math.radians(90.0) / 2)
+    assert (info.width, info.height, info.header.frame_id) == (64, 48, "test_cam")
+    assert info.k[0] == pytest.approx(focal) and info.k[4] == pytest.approx(focal)
+    assert info.k[2] == pytest.approx(WIDTH / 2, abs=0.5) and info.k[8] == 1.0
+
+
+def test_loop_starts_the_video_again(context, video):
+    source, images, _ = run_source(context, video, loop=True, wanted=len(COLOURS) + 2)
+    assert not source.finished
+    assert len(images) >= len(COLOURS) + 2
+    np.testing.assert_allclose(
+        image_to_rgb(images[len(COLOURS)]).reshape(-1, 3).mean(axis=0), COLOURS[0], atol=10
+    )
+
+
+def test_missing_or_unreadable_video_is_a_clear_error(context, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        DemoSource(
+            context=context, parameter_overrides=[Parameter("video", value=str(tmp_path / "none.avi"))]
+        )
+    garbage = tmp_path / "garbage.avi"
+    garbage.write_bytes(b"this is not a video")
+    with pytest.raises(ValueError, match="cannot be decoded"):
+        DemoSource(context=context, parameter_overrides=[Parameter("video", value=str(garbage))])
+
+
+def test_main_exits_non_zero_without_a_video(tmp_path):
+    assert main(["--ros-args", "-p", f"video:={tmp_path / 'none.avi'}"]) == 1
