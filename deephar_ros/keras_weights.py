@@ -1,0 +1,327 @@
+"""The authors' Keras weight files (.h5/.hdf5, read with h5py, no TensorFlow) <-> SPNet, by layer name.
+
+A Keras `save_weights` file holds one group per layer (`f[layer].attrs["weight_names"]`, datasets at
+`f[layer][weight_name]`); kernels are HWIO, separable convolutions (kh, kw, C, 1) + (1, 1, C, O),
+BatchNormalization gamma/beta/moving_mean/moving_variance. The frozen soft-argmax layers
+(`*_xy_x`, `*_xy_y`, `act*_xy2_*`) are checked, not loaded: SPNet rebuilds them as buffers.
+
+Parameter counts in Keras' sense (`count_keras_parameters`) add to our trainable parameters the BN
+moving statistics and those frozen soft-argmax constants at their Keras shapes; the released models
+give 12,834,928 (NTU) and 20,541,416 (Penn).
+
+Converted models are cached as our own checkpoint (.pt: config + state dict), which loads fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch import nn
+
+from deephar_ros.config import SPNetConfig, get_preset
+from deephar_ros.spnet import SPNet
+from deephar_ros.spnet_blocks import SeparableConv2d, SoftArgmax2d
+
+KERAS_SUFFIXES = (".h5", ".hdf5")
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+CHECKPOINT_FORMAT = "deephar_ros.spnet/1"
+SOFT_ARGMAX_TOLERANCE = 1e-6
+
+
+class WeightsFileError(ValueError):
+    """A weights file that cannot be read, or that does not fit the chosen config."""
+
+
+# ---- layout ----------------------------------------------------------------------------------------
+def keras_weight_shapes(layer_name: str, module: nn.Module) -> dict[str, tuple[int, ...]]:
+    """Keras weight name suffix -> Keras shape, for the module holding one Keras layer."""
+    if isinstance(module, nn.BatchNorm2d):
+        channels = (module.num_features,)
+        return {
+            "gamma:0": channels,
+            "beta:0": channels,
+            "moving_mean:0": channels,
+            "moving_variance:0": channels,
+        }
+    if isinstance(module, SeparableConv2d):
+        depthwise = module.depthwise.weight.shape
+        pointwise = module.pointwise.weight.shape
+        return {
+            "depthwise_kernel:0": (depthwise[2], depthwise[3], depthwise[0], 1),
+            "pointwise_kernel:0": (1, 1, pointwise[1], pointwise[0]),
+        }
+    if isinstance(module, SoftArgmax2d):
+        joints, size = module.num_joints, module.size
+        return {"depthwise_kernel:0": (size, size, joints, 1), "pointwise_kernel:0": (1, 1, joints, joints)}
+    if isinstance(module, nn.Conv2d):
+        out_channels, in_channels, kh, kw = module.weight.shape
+        return {"kernel:0": (kh, kw, in_channels, out_channels)}
+    raise TypeError(f"layer {layer_name}: no Keras layout for {type(module).__name__}")
+
+
+def count_keras_parameters(model: SPNet) -> int:
+    """Keras' `count_params()`: trainable weights + BN moving statistics + frozen soft-argmax constants."""
+    return sum(
+        int(np.prod(shape))
+        for name, module in model.keras_layers().items()
+        for shape in keras_weight_shapes(name, module).values()
+    )
+
+
+def _soft_argmax_constants(layer_name: str, module: SoftArgmax2d) -> dict[str, np.ndarray]:
+    """The values Keras froze into a soft-argmax layer: a per-joint linspace grid and an identity."""
+    grid = (module.grid_x if layer_name.endswith("_x") else module.grid_y).cpu().numpy()
+    joints = module.num_joints
+    depthwise = np.repeat(grid[:, :, None, None], joints, axis=2)
+    pointwise = np.eye(joints, dtype=np.float32)[None, None]
+    return {"depthwise_kernel:0": depthwise, "pointwise_kernel:0": pointwise}
+
+
+def _torch_tensors(module: nn.Module, prefix: str) -> dict[str, str]:
+    """Keras weight suffix -> state dict key of the module holding one Keras layer."""
+    if isinstance(module, nn.BatchNorm2d):
+        return {
+            "gamma:0": f"{prefix}weight",
+            "beta:0": f"{prefix}bias",
+            "moving_mean:0": f"{prefix}running_mean",
+            "moving_variance:0": f"{prefix}running_var",
+        }
+    if isinstance(module, SeparableConv2d):
+        return {
+            "depthwise_kernel:0": f"{prefix}depthwise.weight",
+            "pointwise_kernel:0": f"{prefix}pointwise.weight",
+        }
+    return {"kernel:0": f"{prefix}weight"}
+
+
+def _keras_to_torch(array: np.ndarray, suffix: str) -> torch.Tensor:
+    if suffix in ("kernel:0", "pointwise_kernel:0"):
+        array = array.transpose(3, 2, 0, 1)  # HWIO -> OIHW
+    elif suffix == "depthwise_kernel:0":
+        array = array.transpose(2, 3, 0, 1)  # (kh, kw, C, 1) -> (C, 1, kh, kw)
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def _torch_to_keras(tensor: torch.Tensor, suffix: str) -> np.ndarray:
+    array = tensor.detach().cpu().numpy()
+    if suffix in ("kernel:0", "pointwise_kernel:0"):
+        return array.transpose(2, 3, 1, 0)
+    if suffix == "depthwise_kernel:0":
+        return array.transpose(2, 3, 0, 1)
+    return array
+
+
+def _module_prefixes(model: nn.Module) -> dict[int, str]:
+    return {id(module): f"{name}." if name else "" for name, module in model.named_modules()}
+
+
+# ---- Keras file -> state dict -----------------------------------------------------------------------
+def _layer_weights(root: h5py.Group, layer_name: str) -> dict[str, h5py.Dataset]:
+    group = root[layer_name]
+    weights = {}
+    for weight_name in group.attrs.get("weight_names", []):
+        weight_name = weight_name.decode() if isinstance(weight_name, bytes) else str(weight_name)
+        weights[weight_name.rsplit("/", 1)[-1]] = group[weight_name]
+    return weights
+
+
+def keras_state_dict(path: str | os.PathLike, model: SPNet) -> dict[str, torch.Tensor]:
+    """Read a Keras weights file into a state dict for `model`; refuse a file that does not fit it."""
+    path = Path(path)
+    config_name = model.config.name
+    state = model.state_dict()
+    prefixes = _module_prefixes(model)
+    try:
+        with h5py.File(path, "r") as file:
+            root = file.get("model_weights", file)
+            for layer_name, module in model.keras_layers().items():
+                if layer_name not in root:
+                    raise WeightsFileError(
+                        f"{path}: missing layer {layer_name!r} needed by config {config_name!r} "
+                        f"(a file of another model or preset?)"
+                    )
+                weights = _layer_weights(root, layer_name)
+                for suffix, shape in keras_weight_shapes(layer_name, module).items():
+                    if suffix not in weights:
+                        raise WeightsFileError(f"{path}: layer {layer_name!r} has no weight {suffix!r}")
+                    if tuple(weights[suffix].shape) != shape:
+                        raise WeightsFileError(
+                            f"{path}: layer {layer_name!r} weight {suffix!r} has shape "
+                            f"{tuple(weights[suffix].shape)}, config {config_name!r} expects {shape} "
+                            f"(a file of another model or preset?)"
+                        )
+                if isinstance(module, SoftArgmax2d):
+                    _check_soft_argmax(path, layer_name, module, weights)
+                    continue
+                for suffix, key in _torch_tensors(module, prefixes[id(module)]).items():
+                    state[key] = _keras_to_torch(weights[suffix][()], suffix)
+    except (OSError, KeyError) as error:
+        raise WeightsFileError(
+            f"cannot read Keras weights file {path} (truncated or corrupt?): {error}"
+        ) from error
+    return state
+
+
+def _check_soft_argmax(path: Path, layer_name: str, module: SoftArgmax2d, weights: dict) -> None:
+    for suffix, expected in _soft_argmax_constants(layer_name, module).items():
+        if np.abs(weights[suffix][()] - expected).max() > SOFT_ARGMAX_TOLERANCE:
+            raise WeightsFileError(
+                f"{path}: frozen soft-argmax layer {layer_name!r} does not hold linspace 0..1"
+            )
+
+
+def write_keras_weights(model: SPNet, path: str | os.PathLike) -> None:
+    """Write `model` in the layout of Keras `save_weights` (as the released files), for round trips."""
+    layers = model.keras_layers()
+    state = model.state_dict()
+    prefixes = _module_prefixes(model)
+    with h5py.File(path, "w") as file:
+        file.attrs["backend"] = "tensorflow"
+        file.attrs["keras_version"] = "2.15.0"  # the layout written here is that of Keras 2.x save_weights
+        file.attrs["layer_names"] = np.array([name.encode() for name in layers])
+        for layer_name, module in layers.items():
+            group = file.create_group(layer_name)
+            if isinstance(module, SoftArgmax2d):
+                arrays = _soft_argmax_constants(layer_name, module)
+            else:
+                arrays = {
+                    suffix: _torch_to_keras(state[key], suffix)
+                    for suffix, key in _torch_tensors(module, prefixes[id(module)]).items()
+                }
+            group.attrs["weight_names"] = np.array([f"{layer_name}/{suffix}".encode() for suffix in arrays])
+            for suffix, array in arrays.items():
+                group.create_dataset(f"{layer_name}/{suffix}", data=array)
+
+
+# ---- our checkpoint ---------------------------------------------------------------------------------
+def _build_empty(config: SPNetConfig) -> SPNet:
+    """An SPNet without initialised weights (meta tensors), to be filled by `load_state_dict(assign=True)`."""
+    with torch.device("meta"):
+        return SPNet(config)
+
+
+def model_from_state_dict(config: SPNetConfig, state: dict[str, torch.Tensor]) -> SPNet:
+    model = _build_empty(config)
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
+
+
+def save_checkpoint(model: SPNet, path: str | os.PathLike) -> None:
+    """Save config + state dict; written to a temp file then renamed, so a crash leaves no half file."""
+    path = Path(path)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": model.config.to_dict(),
+        "state_dict": model.state_dict(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(payload, temp)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _config_from_dict(values: dict) -> SPNetConfig:
+    values = dict(values)
+    values["num_actions"] = tuple(values["num_actions"])
+    values["action_pyramids"] = tuple(values["action_pyramids"])
+    return SPNetConfig(**values)
+
+
+def load_checkpoint(path: str | os.PathLike, config: SPNetConfig) -> SPNet:
+    """Load our .pt checkpoint, refusing one made for another config."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            raise WeightsFileError(f"{path} is not a deephar_ros SPNet checkpoint")
+        saved = _config_from_dict(payload["config"])
+    except WeightsFileError:
+        raise
+    except Exception as error:  # torch.load raises many types on truncated or foreign files
+        raise WeightsFileError(f"cannot read checkpoint {path} (truncated or corrupt?): {error}") from error
+    if saved != config:
+        differences = [key for key, value in config.to_dict().items() if saved.to_dict()[key] != value]
+        raise WeightsFileError(
+            f"checkpoint {path} was made for config {saved.name!r}, not {config.name!r} "
+            f"(differs in {differences})"
+        )
+    return model_from_state_dict(config, payload["state_dict"])
+
+
+# ---- entry points -----------------------------------------------------------------------------------
+def convert_keras_file(path: str | os.PathLike, config: SPNetConfig) -> SPNet:
+    """Build SPNet for `config` with the weights of a Keras file."""
+    return model_from_state_dict(config, keras_state_dict(path, SPNet(config)))
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cached_checkpoint_path(
+    path: str | os.PathLike, config: SPNetConfig, cache_dir: str | os.PathLike | None
+) -> Path:
+    """Where the converted checkpoint of a Keras file lives: keyed by the file's hash and the config."""
+    path = Path(path)
+    folder = Path(cache_dir) if cache_dir is not None else path.parent
+    return folder / f"{path.stem}.{config.name}.{file_digest(path)[:16]}.pt"
+
+
+def resolve_config(config: SPNetConfig | str) -> SPNetConfig:
+    return get_preset(config) if isinstance(config, str) else config
+
+
+def load_model(
+    path: str | os.PathLike,
+    config: SPNetConfig | str = "ntu_multitask",
+    cache_dir: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+) -> SPNet:
+    """Load SPNet from a Keras .h5/.hdf5 file (converted once, then cached) or our .pt checkpoint."""
+    config = resolve_config(config)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in CHECKPOINT_SUFFIXES:
+        model = load_checkpoint(path, config)
+    elif suffix in KERAS_SUFFIXES:
+        cache = cached_checkpoint_path(path, config, cache_dir)
+        model = load_checkpoint(cache, config) if cache.is_file() else None
+        if model is None:
+            model = convert_keras_file(path, config)
+            save_checkpoint(model, cache)
+    else:
+        raise WeightsFileError(
+            f"{path}: unknown weights file type {suffix!r}; "
+            f"expected one of {(*KERAS_SUFFIXES, *CHECKPOINT_SUFFIXES)}"
+        )
+    return model.to(device).eval()
+
+
+# ---- fidelity ---------------------------------------------------------------------------------------
+FIDELITY_ATOL = 1e-4
+FIDELITY_RTOL = 1e-3
+
+
+def fidelity_excess(ours: np.ndarray | torch.Tensor, reference: np.ndarray) -> float:
+    """max(|ours - ref| - (1e-4 + 1e-3 |ref|)): <= 0 when `ours` matches the Keras reference."""
+    ours = ours.detach().cpu().numpy() if isinstance(ours, torch.Tensor) else np.asarray(ours)
+    if ours.shape != reference.shape:
+        raise ValueError(f"shape {ours.shape} differs from the reference's {reference.shape}")
+    return float((np.abs(ours - reference) - (FIDELITY_ATOL + FIDELITY_RTOL * np.abs(reference))).max())

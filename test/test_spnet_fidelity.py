@@ -1,0 +1,86 @@
+"""SPNet against the authors' own Keras outputs (io.npz): every output within 1e-4 + 1e-3 |ref|."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from deephar_ros.config import get_preset
+from deephar_ros.keras_weights import fidelity_excess, keras_state_dict, model_from_state_dict
+from deephar_ros.spnet import SPNet
+
+FRAMES = 2  # frames of the reference clip run through the pose-only network
+
+
+def test_every_output_matches_keras(ntu_reference, ntu_reference_outputs):
+    names = get_preset("ntu_multitask").output_names
+    assert list(ntu_reference["output_names"]) == list(names)
+    assert len(ntu_reference_outputs) == len(names)
+    for name, ours in zip(names, ntu_reference_outputs, strict=True):
+        excess = fidelity_excess(ours, ntu_reference[name])
+        assert excess <= 0, f"{name} is off the Keras reference by {excess:.3g} beyond tolerance"
+
+
+def test_action_scores_are_distributions(ntu_reference_outputs):
+    for scores in ntu_reference_outputs[6:]:
+        assert scores.shape == (1, 60)
+        torch.testing.assert_close(scores.sum(dim=1), torch.ones(1))
+
+
+@pytest.fixture(scope="module")
+def pose_only_state(ntu_reference_dir: Path) -> dict[str, torch.Tensor]:
+    config = get_preset("ntu_multitask_pose")
+    return keras_state_dict(ntu_reference_dir / "weights.h5", SPNet(config))
+
+
+def _pose_only_outputs(model: SPNet, clip: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    with torch.no_grad():
+        return model(clip[0, :FRAMES])
+
+
+def test_pose_only_network_reads_the_multitask_file(pose_only_state, ntu_reference, ntu_reference_clip):
+    config = get_preset("ntu_multitask_pose")
+    model = model_from_state_dict(config, pose_only_state)
+    outputs = _pose_only_outputs(model, ntu_reference_clip)
+    assert len(outputs) == len(config.output_names) == 6
+    for name, ours in zip(config.output_names, outputs, strict=True):
+        assert ours.shape == (FRAMES, 17, 4)
+        assert fidelity_excess(ours, ntu_reference[name][0, :FRAMES]) <= 0, name
+
+
+def _transpose_stem_kernel(state: dict) -> None:
+    state["entry_flow.conv1.weight"] = state["entry_flow.conv1.weight"].transpose(2, 3).contiguous()
+
+
+def _swap_heat_and_depth_maps(state: dict) -> None:
+    heat = "pyramids.0.0.block.heatmaps.conv1.weight"
+    depth = "pyramids.0.0.block.depthmaps.conv1.weight"
+    state[heat], state[depth] = state[depth], state[heat]
+
+
+def _pytorch_batch_norm_eps(model: SPNet) -> None:
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.eps = 1e-5
+
+
+@pytest.mark.parametrize(
+    "break_state, break_model",
+    [(_transpose_stem_kernel, None), (_swap_heat_and_depth_maps, None), (None, _pytorch_batch_norm_eps)],
+    ids=["kernel-not-transposed-right", "layers-swapped", "bn-eps-1e-5"],
+)
+def test_broken_mapping_fails(pose_only_state, ntu_reference, ntu_reference_clip, break_state, break_model):
+    state = dict(pose_only_state)
+    if break_state is not None:
+        break_state(state)
+    model = model_from_state_dict(get_preset("ntu_multitask_pose"), state)
+    if break_model is not None:
+        break_model(model)
+    final = _pose_only_outputs(model, ntu_reference_clip)[-1]
+    assert fidelity_excess(final, ntu_reference["up2_pb0"][0, :FRAMES]) > 0
+
+
+def test_fidelity_excess_rejects_shape_mismatch():
+    with pytest.raises(ValueError, match="shape"):
+        fidelity_excess(np.zeros((1, 2)), np.zeros((2, 1)))
