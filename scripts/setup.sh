@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Sets the project up on this machine, idempotently (a second run takes about a second):
+#   1. .venv with Python 3.11 (made only when missing; an existing one is kept and completed);
+#   2. the pinned packages of requirements.txt (torch 2.13.0 CPU, ROS 2 Kilted wheels, build tools);
+#   3. msg/ built with plain CMake into the venv (scripts/build_msgs.sh), so deephar_ros.msg imports;
+#   4. this package installed editable (console scripts deephar-ros, perception_node, demo_source);
+#   5. the sample video at data/vtest.avi (scripts/fetch_sample_video.sh; skipped with
+#      DEEPHAR_SKIP_VIDEO=1, and only a warning when it cannot be fetched).
+# Each step keeps a stamp in .venv/.deephar-setup/ holding a hash of its inputs and is redone only when
+# they change. Environment: DEEPHAR_PYTHON (a Python 3.11 interpreter to make the venv with),
+# DEEPHAR_SAMPLE_VIDEO (a video to use instead of Debian's), DEEPHAR_SKIP_VIDEO=1.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo_root/.venv"
+stamps="$venv/.deephar-setup"
+cd "$repo_root"
+
+say() { echo "setup: $*"; }
+fail() { echo "setup: $*" >&2; exit 1; }
+
+find_python311() {
+  local candidate
+  for candidate in "${DEEPHAR_PYTHON:-}" python3.11 /usr/bin/python3.11 /usr/local/bin/python3.11 \
+    "$HOME"/.pyenv/versions/3.11*/bin/python3.11; do
+    [[ -n "$candidate" ]] || continue
+    # A usable one says it is 3.11 and can make a venv with pip (Debian splits that into python3.11-venv).
+    if "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Hash of the named files' contents (and names), to key the stamps.
+inputs_hash() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+# Runs "$@" unless stamp $1 holds hash $2; writes the stamp after a success.
+run_once() {
+  local name="$1" hash="$2"
+  shift 2
+  if [[ "$(cat "$stamps/$name" 2>/dev/null)" == "$hash" ]]; then
+    say "$name: up to date"
+    return 0
+  fi
+  say "$name: ..."
+  "$@"
+  mkdir -p "$stamps"
+  echo "$hash" >"$stamps/$name"
+}
+
+if [[ ! -x "$venv/bin/python" ]]; then
+  python311="$(find_python311)" || fail "no Python 3.11 with the venv module found: install python3.11 and" \
+    "python3.11-venv (apt), or set DEEPHAR_PYTHON=/path/to/python3.11"
+  say "making $venv with $python311"
+  "$python311" -m venv "$venv"
+fi
+"$venv/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
+  fail "$venv is not a Python 3.11 venv: move it away and run this again"
+
+pip_install() { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"; }
+run_once requirements "$(inputs_hash requirements.txt)" pip_install -r requirements.txt
+
+# The import check makes a venv whose generated messages went missing rebuild them.
+msg_hash="$(inputs_hash CMakeLists.txt package.xml msg/*.msg scripts/build_msgs.sh requirements.txt)"
+if ! (cd / && "$venv/bin/python" -c 'import deephar_ros.msg' 2>/dev/null); then
+  rm -f "$stamps/messages"
+fi
+build_messages() { bash scripts/build_msgs.sh --venv "$venv" >"$venv/.deephar-msg-build.log" 2>&1 ||
+  fail "building msg/ failed, see $venv/.deephar-msg-build.log"; }
+# Editable in "compat" mode (a .pth naming the repository root): setuptools' default editable finder is
+# never asked once site-packages/deephar_ros (the generated messages) answers the import.
+# (PYTHONWARNINGS hides setuptools' notice that compat mode is transitional: setuptools is pinned.)
+install_package() { PYTHONWARNINGS="ignore:Compat editable" \
+  pip_install --no-deps --no-build-isolation -e . --config-settings editable_mode=compat; }
+run_once package "$(inputs_hash setup.py requirements.txt)" install_package
+run_once messages "$msg_hash" build_messages
+
+(cd / && "$venv/bin/python" -c 'import deephar_ros.msg') || fail "deephar_ros.msg does not import"
+
+if [[ "${DEEPHAR_SKIP_VIDEO:-0}" != 1 ]]; then
+  bash scripts/fetch_sample_video.sh || say "WARNING: no sample video; the demo needs one (see the README)"
+fi
+say "done: $venv"
