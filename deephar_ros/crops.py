@@ -1,0 +1,109 @@
+"""Person boxes -> square 256x256 network crops, and network coordinates -> image pixels.
+
+The authors crop a square window centred on the person, 1.5 times the person's larger side
+(deephar/utils/bbox.py `relsize_std`, `get_valid_bbox(..., square=True)`), with a 32 px minimum
+(deephar/data/*.py), pad outside the image with black, and resize it to 256x256.
+
+Coordinates: image pixels (u, v) have pixel centres on integers (OpenCV, sensor_msgs/CameraInfo).
+The network's x, y are crop-normalised in [0, 1]: 0 is the crop's left/top edge and 1 its
+right/bottom edge (the authors' `normalize_affinemap`). One 2x3 matrix per crop maps one to the
+other, so `warp_crops` and `crop_to_image` are exact inverses of each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deephar_ros.results import Box
+
+CROP_SIZE = 256
+AUTHORS_CROP_MARGIN = 1.5
+MIN_WINDOW_SIZE = 32.0
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """A square window in image pixels: centre (cx, cy) and side, in pixel-edge units."""
+
+    cx: float
+    cy: float
+    size: float
+
+    @property
+    def left(self) -> float:
+        return self.cx - self.size / 2
+
+    @property
+    def top(self) -> float:
+        return self.cy - self.size / 2
+
+    def warp_matrix(self, crop_size: int = CROP_SIZE) -> np.ndarray:
+        """2x3 matrix taking image pixel centres to crop pixel centres (for cv2.warpAffine)."""
+        s = crop_size / self.size
+        return np.array(
+            [[s, 0.0, (0.5 - self.left) * s - 0.5], [0.0, s, (0.5 - self.top) * s - 0.5]],
+            dtype=np.float64,
+        )
+
+
+def crop_window(box: Box, margin: float = AUTHORS_CROP_MARGIN) -> CropWindow:
+    """The authors' square crop around a person box: margin times its larger side, centred."""
+    if not all(np.isfinite([box.x0, box.y0, box.x1, box.y1])):
+        raise ValueError(f"box has non-finite corners: {box}")
+    if box.width <= 0 or box.height <= 0:
+        raise ValueError(f"box has no area: {box}")
+    if margin <= 0:
+        raise ValueError(f"crop margin must be positive, got {margin}")
+    size = max(margin * max(box.width, box.height), MIN_WINDOW_SIZE)
+    return CropWindow(cx=(box.x0 + box.x1) / 2, cy=(box.y0 + box.y1) / 2, size=size)
+
+
+def warp_crops(image: np.ndarray, windows: list[CropWindow], crop_size: int = CROP_SIZE) -> np.ndarray:
+    """Cut every window out of an (H, W, 3) uint8 image: (B, crop_size, crop_size, 3) uint8."""
+    crops = np.zeros((len(windows), crop_size, crop_size, 3), dtype=np.uint8)
+    for crop, window in zip(crops, windows, strict=True):
+        cv2.warpAffine(
+            image,
+            window.warp_matrix(crop_size),
+            (crop_size, crop_size),
+            dst=crop,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        )
+    return crops
+
+
+def crop_to_image(points: np.ndarray, window: CropWindow) -> np.ndarray:
+    """Crop-normalised (..., 2) points in [0, 1] -> image pixels (u, v)."""
+    points = np.asarray(points, dtype=np.float64)
+    return points * window.size + np.array([window.left, window.top]) - 0.5
+
+
+def image_to_crop(pixels: np.ndarray, window: CropWindow) -> np.ndarray:
+    """Image pixels (..., 2) -> crop-normalised coordinates; the inverse of `crop_to_image`."""
+    pixels = np.asarray(pixels, dtype=np.float64)
+    return (pixels + 0.5 - np.array([window.left, window.top])) / window.size
+
+
+def flip_crops(crops: np.ndarray) -> np.ndarray:
+    """Mirror (B, H, W, 3) crops left to right (the authors' horizontal-flip test-time augmentation)."""
+    return np.ascontiguousarray(crops[:, :, ::-1])
+
+
+def merge_flipped_poses(
+    poses: np.ndarray, flipped_poses: np.ndarray, flip_map: tuple[int, ...]
+) -> np.ndarray:
+    """Average (B, J, D+1) poses with the poses predicted on mirrored crops.
+
+    A mirrored crop's x becomes 1 - x and its left joints are the original's right ones, so the
+    mirrored prediction is un-mirrored (x flipped back, joints swapped) before averaging.
+    """
+    if poses.shape != flipped_poses.shape:
+        raise ValueError(f"pose shapes differ: {poses.shape} vs {flipped_poses.shape}")
+    unflipped = flipped_poses[:, list(flip_map), :].copy()
+    unflipped[..., 0] = 1.0 - unflipped[..., 0]
+    return (poses + unflipped) / 2

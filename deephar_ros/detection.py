@@ -1,0 +1,156 @@
+"""Person detectors behind one interface: detect(image) -> list[Box], best first.
+
+- `HogPersonDetector`: OpenCV's HOG + linear SVM people detector (Dalal & Triggs), CPU only, no
+  download. Finds upright, fully visible people at least ~100 px tall.
+- `FullFrameDetector`: the whole image is one person (a webcam facing one user).
+- `GivenBoxesDetector`: boxes from elsewhere (a ROS detector node, a file), cleaned and passed on.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import cv2
+import numpy as np
+
+from deephar_ros.results import Box
+
+# The people SVM's 64x128 window holds a ~32x96 person centred with 16 px on each side
+# (Dalal & Triggs 2005): shrinking a window by these fractions gives the body box that
+# the crop margin expects.
+_HOG_BODY_SHRINK_X = 16 / 64
+_HOG_BODY_SHRINK_Y = 16 / 128
+
+
+class PersonDetector(ABC):
+    """Finds people in an (H, W, 3) uint8 RGB image."""
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> list[Box]:
+        """Person boxes in image pixels, highest score first."""
+
+
+def clean_boxes(boxes: list[Box], width: int, height: int, min_score: float, max_people: int) -> list[Box]:
+    """Boxes clipped to the image, without empty or low-score ones, best max_people first."""
+    kept = []
+    for box in boxes:
+        if not all(math.isfinite(v) for v in (box.x0, box.y0, box.x1, box.y1, box.score)):
+            raise ValueError(f"box has non-finite values: {box}")
+        clipped = Box(
+            x0=min(max(box.x0, 0.0), width),
+            y0=min(max(box.y0, 0.0), height),
+            x1=min(max(box.x1, 0.0), width),
+            y1=min(max(box.y1, 0.0), height),
+            score=box.score,
+        )
+        if clipped.width >= 1 and clipped.height >= 1 and clipped.score >= min_score:
+            kept.append(clipped)
+    kept.sort(key=lambda b: -b.score)
+    return kept[:max_people]
+
+
+class HogPersonDetector(PersonDetector):
+    """OpenCV's default people detector with non-maximum suppression.
+
+    Scores are the SVM margins squashed by a logistic (monotone, in (0, 1), not calibrated
+    probabilities): 0.5 is the SVM's own decision boundary. Images wider than `max_width` are
+    detected on a downscaled copy for speed, boxes scaled back.
+    """
+
+    def __init__(
+        self,
+        min_score: float = 0.6,
+        max_people: int = 8,
+        nms_iou: float = 0.4,
+        win_stride: int = 8,
+        scale: float = 1.05,
+        max_width: int = 800,
+    ) -> None:
+        if not hasattr(cv2, "HOGDescriptor"):
+            raise RuntimeError("this OpenCV build has no HOGDescriptor (OpenCV 5); install opencv<5")
+        self.min_score = min_score
+        self.max_people = max_people
+        self.nms_iou = nms_iou
+        self.win_stride = win_stride
+        self.scale = scale
+        self.max_width = max_width
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        height, width = image.shape[:2]
+        resize = min(1.0, self.max_width / width)
+        small = image if resize == 1.0 else cv2.resize(image, None, fx=resize, fy=resize)
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        rects, margins = self.hog.detectMultiScale(
+            gray, winStride=(self.win_stride, self.win_stride), padding=(8, 8), scale=self.scale
+        )
+        if len(rects) == 0:
+            return []
+        scores = 1.0 / (1.0 + np.exp(-np.asarray(margins, dtype=np.float64).ravel()))
+        keep = cv2.dnn.NMSBoxes(
+            [list(map(int, r)) for r in rects], scores.tolist(), self.min_score, self.nms_iou
+        )
+        boxes = []
+        for i in np.asarray(keep, dtype=int).ravel():
+            x, y, w, h = (float(v) / resize for v in rects[i])
+            dx, dy = w * _HOG_BODY_SHRINK_X, h * _HOG_BODY_SHRINK_Y
+            boxes.append(Box(x + dx, y + dy, x + w - dx, y + h - dy, float(scores[i])))
+        return clean_boxes(drop_nesting_boxes(boxes), width, height, self.min_score, self.max_people)
+
+
+def drop_nesting_boxes(boxes: list[Box], overlap: float = 0.8, height_ratio: float = 0.6) -> list[Box]:
+    """Without boxes that hold a much smaller detection inside them.
+
+    HOG often fires on a large window around a correctly found small person (one scale up);
+    IoU-based suppression keeps both since their IoU is small. A real person box seldom
+    contains another whole person at less than `height_ratio` of its height.
+    """
+    kept = []
+    for outer in boxes:
+        nests = False
+        for inner in boxes:
+            if inner is outer or inner.height >= height_ratio * outer.height:
+                continue
+            iw = min(outer.x1, inner.x1) - max(outer.x0, inner.x0)
+            ih = min(outer.y1, inner.y1) - max(outer.y0, inner.y0)
+            if iw > 0 and ih > 0 and iw * ih >= overlap * inner.width * inner.height:
+                nests = True
+                break
+        if not nests:
+            kept.append(outer)
+    return kept
+
+
+class FullFrameDetector(PersonDetector):
+    """The whole image as one person box, for a camera framed on one person."""
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        height, width = image.shape[:2]
+        return [Box(0.0, 0.0, float(width), float(height), 1.0)]
+
+
+class GivenBoxesDetector(PersonDetector):
+    """Passes on boxes found elsewhere (set `boxes` before each frame), cleaned like the others."""
+
+    def __init__(self, boxes: list[Box] | None = None, min_score: float = 0.0, max_people: int = 8) -> None:
+        self.boxes = list(boxes or [])
+        self.min_score = min_score
+        self.max_people = max_people
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        height, width = image.shape[:2]
+        return clean_boxes(self.boxes, width, height, self.min_score, self.max_people)
+
+
+DETECTORS = {"hog": HogPersonDetector, "full-frame": FullFrameDetector}
+
+
+def create_detector(name: str, min_score: float, max_people: int) -> PersonDetector:
+    """A detector by its command-line name ("hog" or "full-frame")."""
+    if name == "hog":
+        return HogPersonDetector(min_score=min_score, max_people=max_people)
+    if name == "full-frame":
+        return FullFrameDetector()
+    raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTORS)}")

@@ -1,0 +1,163 @@
+"""Multi-person tracking: stable integer ids from frame to frame.
+
+Each track predicts where its person is now (constant velocity of the box centre), then detections
+and tracks are matched greedily, cheapest first, on (1 - IoU of the predicted box) plus the mean
+distance between confident joints in body heights. Velocity lets ids survive two people crossing;
+unmatched tracks wait `timeout_s` seconds (stamps, not frames) before they are retired. Ids are
+never reused. Time going backwards retires every track (a replayed bag, a camera restart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deephar_ros.results import Box
+
+
+@dataclass
+class Track:
+    """What a tracker remembers of one person."""
+
+    track_id: int
+    box: Box
+    joints: np.ndarray  # (J, 2) pixels
+    confidences: np.ndarray  # (J,)
+    last_stamp: float
+    velocity: np.ndarray  # (2,) box-centre pixels per second
+    hits: int = 1
+
+    def predicted_shift(self, stamp: float) -> np.ndarray:
+        return self.velocity * max(stamp - self.last_stamp, 0.0)
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    iw = min(a.x1, b.x1) - max(a.x0, b.x0)
+    ih = min(a.y1, b.y1) - max(a.y0, b.y0)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / (a.width * a.height + b.width * b.height - inter)
+
+
+def _shifted(box: Box, shift: np.ndarray) -> Box:
+    dx, dy = float(shift[0]), float(shift[1])
+    return Box(box.x0 + dx, box.y0 + dy, box.x1 + dx, box.y1 + dy, box.score)
+
+
+def _centre(box: Box) -> np.ndarray:
+    return np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+
+
+class Tracker:
+    """Greedy IoU + skeleton tracker with a constant-velocity prediction and a timeout."""
+
+    def __init__(
+        self,
+        timeout_s: float = 1.0,
+        skeleton_weight: float = 1.0,
+        min_iou: float = 0.1,
+        max_skeleton_distance: float = 0.5,
+        min_confidence: float = 0.3,
+        velocity_smoothing: float = 0.5,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"track timeout must be positive, got {timeout_s}")
+        self.timeout_s = timeout_s
+        self.skeleton_weight = skeleton_weight
+        self.min_iou = min_iou
+        self.max_skeleton_distance = max_skeleton_distance
+        self.min_confidence = min_confidence
+        self.velocity_smoothing = velocity_smoothing
+        self.tracks: list[Track] = []
+        self.next_id = 1
+        self.last_stamp: float | None = None
+
+    def reset(self) -> list[int]:
+        """Forget every track; returns the ids forgotten."""
+        retired = [t.track_id for t in self.tracks]
+        self.tracks = []
+        self.last_stamp = None
+        return retired
+
+    def _skeleton_distance(
+        self, track: Track, shift: np.ndarray, joints: np.ndarray, conf: np.ndarray, box: Box
+    ):
+        both = (track.confidences >= self.min_confidence) & (conf >= self.min_confidence)
+        if not np.any(both):
+            return None
+        gaps = np.linalg.norm(track.joints[both] + shift - joints[both], axis=1)
+        return float(np.mean(gaps)) / max(box.height, 1.0)
+
+    def _cost(self, track: Track, stamp: float, box: Box, joints: np.ndarray, conf: np.ndarray) -> float:
+        shift = track.predicted_shift(stamp)
+        iou = box_iou(_shifted(track.box, shift), box)
+        skeleton = self._skeleton_distance(track, shift, joints, conf, box)
+        if skeleton is None:
+            skeleton = float(np.linalg.norm(_centre(track.box) + shift - _centre(box))) / max(box.height, 1.0)
+        if iou < self.min_iou and skeleton > self.max_skeleton_distance:
+            return np.inf
+        return (1.0 - iou) + self.skeleton_weight * skeleton
+
+    def update(
+        self, boxes: list[Box], joints: np.ndarray, confidences: np.ndarray, stamp: float
+    ) -> tuple[list[int], list[int]]:
+        """Match this frame's people to tracks: (an id per box, ids retired in this call)."""
+        joints = np.asarray(joints, dtype=np.float64)
+        confidences = np.asarray(confidences, dtype=np.float64)
+        if len(joints) != len(boxes) or len(confidences) != len(boxes):
+            raise ValueError(
+                f"{len(boxes)} boxes but {len(joints)} skeletons and {len(confidences)} confidences"
+            )
+        retired: list[int] = []
+        if self.last_stamp is not None and stamp < self.last_stamp:
+            retired += self.reset()
+        self.last_stamp = stamp
+
+        cost = np.array(
+            [
+                [self._cost(t, stamp, b, j, c) for b, j, c in zip(boxes, joints, confidences, strict=True)]
+                for t in self.tracks
+            ]
+        ).reshape(len(self.tracks), len(boxes))
+        ids = [-1] * len(boxes)
+        matched_tracks = set()
+        for flat in np.argsort(cost, axis=None, kind="stable"):
+            ti, di = np.unravel_index(flat, cost.shape)
+            if not np.isfinite(cost[ti, di]):
+                break
+            if ti in matched_tracks or ids[di] != -1:
+                continue
+            matched_tracks.add(ti)
+            ids[di] = self._follow(self.tracks[ti], boxes[di], joints[di], confidences[di], stamp)
+
+        for di, box in enumerate(boxes):
+            if ids[di] == -1:
+                track = Track(
+                    self.next_id, box, joints[di].copy(), confidences[di].copy(), stamp, np.zeros(2)
+                )
+                self.next_id += 1
+                self.tracks.append(track)
+                ids[di] = track.track_id
+
+        alive = []
+        for track in self.tracks:
+            if stamp - track.last_stamp > self.timeout_s:
+                retired.append(track.track_id)
+            else:
+                alive.append(track)
+        self.tracks = alive
+        return ids, retired
+
+    def _follow(self, track: Track, box: Box, joints: np.ndarray, conf: np.ndarray, stamp: float) -> int:
+        dt = stamp - track.last_stamp
+        if dt > 0:
+            measured = (_centre(box) - _centre(track.box)) / dt
+            keep = self.velocity_smoothing if track.hits > 1 else 0.0
+            track.velocity = keep * track.velocity + (1 - keep) * measured
+        track.box, track.joints, track.confidences = box, joints.copy(), conf.copy()
+        track.last_stamp = stamp
+        track.hits += 1
+        return track.track_id

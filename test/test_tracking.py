@@ -1,0 +1,81 @@
+"""Tracker: ids survive crossings and short gaps in a scripted scene; timeouts retire them."""
+
+import numpy as np
+import pytest
+
+from deephar_ros.results import Box
+from deephar_ros.tracking import Tracker, box_iou
+
+FPS = 10.0
+
+
+def person(cx, cy=200.0, height=160.0):
+    """A box and a simple 5-joint skeleton (head, hands, feet) for a person centred at cx."""
+    box = Box(cx - height / 4, cy - height / 2, cx + height / 4, cy + height / 2, 0.9)
+    offsets = np.array([[0, -0.45], [-0.2, 0.0], [0.2, 0.0], [-0.1, 0.45], [0.1, 0.45]]) * height
+    return box, offsets + np.array([cx, cy])
+
+
+def frame(people):
+    boxes = [p[0] for p in people]
+    joints = np.array([p[1] for p in people]).reshape(len(people), 5, 2)
+    return boxes, joints, np.ones((len(people), 5))
+
+
+def test_ids_survive_a_crossing_and_a_short_gap():
+    tracker = Tracker(timeout_s=1.0)
+    left_id = right_id = None
+    for k in range(40):
+        stamp = k / FPS
+        walker_a = person(100 + 12 * k)  # left to right
+        walker_b = person(580 - 12 * k, cy=210)  # right to left, crossing walker_a around k = 20
+        visible = [("a", walker_a)] if 24 <= k < 27 else [("a", walker_a), ("b", walker_b)]  # b hidden 0.3 s
+        boxes, joints, conf = frame([p for _, p in visible])
+        ids, retired = tracker.update(boxes, joints, conf, stamp)
+        assert retired == []
+        named = dict(zip([name for name, _ in visible], ids, strict=True))
+        if k == 0:
+            left_id, right_id = named["a"], named["b"]
+            assert left_id != right_id
+        assert named["a"] == left_id
+        if "b" in named:
+            assert named["b"] == right_id
+    assert tracker.next_id == 3  # no spurious tracks were born
+
+
+def test_lost_track_is_retired_after_the_timeout_and_ids_are_not_reused():
+    tracker = Tracker(timeout_s=0.5)
+    boxes, joints, conf = frame([person(200)])
+    (first,), _ = tracker.update(boxes, joints, conf, 0.0)
+    assert tracker.update([], np.zeros((0, 5, 2)), np.zeros((0, 5)), 0.4) == ([], [])
+    assert tracker.update([], np.zeros((0, 5, 2)), np.zeros((0, 5)), 0.6) == ([], [first])
+    (second,), retired = tracker.update(boxes, joints, conf, 0.7)
+    assert retired == [] and second != first
+
+
+def test_time_going_backwards_retires_everything():
+    tracker = Tracker()
+    boxes, joints, conf = frame([person(150), person(450)])
+    ids, _ = tracker.update(boxes, joints, conf, 5.0)
+    new_ids, retired = tracker.update(boxes, joints, conf, 1.0)
+    assert sorted(retired) == sorted(ids)
+    assert set(new_ids).isdisjoint(ids)
+    assert tracker.reset() == new_ids
+
+
+def test_far_jump_starts_a_new_track():
+    tracker = Tracker()
+    boxes, joints, conf = frame([person(100)])
+    (first,), _ = tracker.update(boxes, joints, conf, 0.0)
+    boxes, joints, conf = frame([person(600)])
+    (second,), _ = tracker.update(boxes, joints, conf, 0.1)
+    assert second != first
+
+
+def test_box_iou_and_bad_input():
+    assert box_iou(Box(0, 0, 10, 10), Box(5, 0, 15, 10)) == pytest.approx(1 / 3)
+    assert box_iou(Box(0, 0, 10, 10), Box(20, 20, 30, 30)) == 0.0
+    with pytest.raises(ValueError, match="boxes but"):
+        Tracker().update([Box(0, 0, 1, 1)], np.zeros((0, 5, 2)), np.zeros((0, 5)), 0.0)
+    with pytest.raises(ValueError, match="timeout"):
+        Tracker(timeout_s=0)
