@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deephar_ros.config import get_preset
-from deephar_ros.keras_weights import convert_keras_file
+from deephar_ros.keras_weights import convert_keras_file, write_keras_weights
 from deephar_ros.spnet import SPNet
 
 REFERENCE_DIR = Path(
@@ -49,3 +49,40 @@ def ntu_reference_outputs(
     """Our full-clip outputs on the reference clip (one ~2 s forward shared by the tests)."""
     with torch.no_grad():
         return ntu_reference_model(ntu_reference_clip)
+
+
+def randomize_weights(model: SPNet, seed: int) -> SPNet:
+    """Random but well-conditioned weights, like the reference file: kernels N(0, 1/fan_in)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / fan_in**0.5)
+            elif isinstance(module, torch.nn.BatchNorm2d):
+                channels = module.num_features
+                module.weight.copy_(0.5 + torch.rand(channels, generator=generator))
+                module.bias.copy_(0.1 * torch.randn(channels, generator=generator))
+                module.running_mean.copy_(0.1 * torch.randn(channels, generator=generator))
+                module.running_var.copy_(0.5 + torch.rand(channels, generator=generator))
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def penn_model() -> SPNet:
+    """The Penn multitask network with random weights (replica layers distinct from the pose layers)."""
+    return randomize_weights(SPNet(get_preset("penn_multitask")), seed=7)
+
+
+@pytest.fixture(scope="session")
+def penn_weights_file(penn_model: SPNet, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`penn_model` saved in the released Keras layout (weights_mpii+penn_ar_028.hdf5's layer names)."""
+    path = tmp_path_factory.mktemp("penn") / "penn_random.hdf5"
+    write_keras_weights(penn_model, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def penn_clip() -> torch.Tensor:
+    generator = torch.Generator().manual_seed(11)
+    return torch.rand((1, 8, 3, 256, 256), generator=generator) * 2 - 1
