@@ -1,0 +1,1 @@
+"""Back ends of the inference engine, one module per way of running the network (see engine.py)."""

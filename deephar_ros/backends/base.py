@@ -1,0 +1,82 @@
+"""What every back end offers the engine, and the pixel normalisation they all share.
+
+The engine pads batches to a few fixed sizes and fills a host buffer the back end owns, so a back
+end only ever sees those sizes: CUDA graphs, TensorRT engines and compiled graphs stay valid and
+the steady state allocates no new input memory.
+"""
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+from torch import nn
+
+CROP_SIZE = 256
+
+
+class EngineUnavailableError(RuntimeError):
+    """A back end asked for by name cannot run here; the message names what is missing."""
+
+
+class PixelsToFrames(nn.Module):
+    """uint8 RGB crops (B, 256, 256, 3) -> network frames (B, 3, 256, 256) in [-1, 1].
+
+    Runs on the device of its input, so the scaling happens where the network runs and only the
+    uint8 pixels (a quarter of the float size) cross to the device. The permute keeps the
+    channels-last layout in memory, which is what channels-last convolutions want.
+    """
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        frames = pixels.permute(0, 3, 1, 2).float()
+        return frames * (2.0 / 255.0) - 1.0
+
+
+class FramesFromPixels(nn.Module):
+    """The per-frame part of the network fed with uint8 crops: one graph to compile or export."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.normalize = PixelsToFrames()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        frames = self.normalize(pixels)
+        return self.model.forward_frames(frames)
+
+
+class ActionsHead(nn.Module):
+    """The clip part of the network as a module of its own, for exporters that trace `forward`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_actions(features)
+
+
+class Backend(ABC):
+    """One way of running the network; sizes passed to it are always among `batch_sizes`."""
+
+    name: str
+    device: str
+
+    def __init__(self, batch_sizes: tuple[int, ...]) -> None:
+        self.batch_sizes = batch_sizes
+        self._host_buffers = {size: self._allocate_host_buffer(size) for size in batch_sizes}
+
+    def _allocate_host_buffer(self, batch_size: int) -> np.ndarray:
+        """A uint8 (batch_size, 256, 256, 3) array the engine copies crops into."""
+        return np.zeros((batch_size, CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
+
+    def host_buffer(self, batch_size: int) -> np.ndarray:
+        """The preallocated input of that batch size; `run_frames(batch_size)` reads it."""
+        return self._host_buffers[batch_size]
+
+    @abstractmethod
+    def run_frames(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame part on `host_buffer(batch_size)` -> (pose, features) float32 numpy arrays."""
+
+    @abstractmethod
+    def run_actions(self, features: np.ndarray) -> np.ndarray:
+        """Clip part on float32 (N, T, K) features -> float32 (N, A) action scores."""

@@ -1,0 +1,124 @@
+"""torch-tensorrt fp16: the per-frame part compiled once per batch size and cached on disk.
+
+torch_tensorrt is an optional extra (`pip install .[tensorrt]`): it is imported only when this
+back end is built, so its absence never breaks an import. A TensorRT engine is only valid for the
+GPU and library versions that built it and for the weights baked into it, so the cache file name
+holds a hash of all of those.
+"""
+
+import copy
+import hashlib
+import importlib.util
+import logging
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from deephar_ros.backends.base import CROP_SIZE, EngineUnavailableError, PixelsToFrames
+from deephar_ros.backends.cuda import CudaBackend, FramesCallable
+from deephar_ros.backends.cuda import missing_requirement as missing_cuda
+
+logger = logging.getLogger(__name__)
+
+
+def missing_requirement() -> str | None:
+    """Why TensorRT cannot run here, or None when it can."""
+    if importlib.util.find_spec("torch_tensorrt") is None:
+        return "python package 'torch_tensorrt' is not installed (pip install .[tensorrt])"
+    return missing_cuda()
+
+
+def default_cache_dir() -> Path:
+    """Where compiled engines live: $XDG_CACHE_HOME/deephar_ros/tensorrt (~/.cache by default)."""
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "deephar_ros" / "tensorrt"
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 over every parameter and buffer, by name: changes whenever the weights change."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class FramesModule(nn.Module):
+    """The per-frame part as a plain module for torch.export: frames in, (pose, features) out."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.forward_frames(frames)
+
+
+class TensorRTBackend(CudaBackend):
+    """CUDA back end whose per-frame part is a TensorRT fp16 engine per batch size.
+
+    Pixels are normalised by PyTorch on the GPU, then handed to the engine in fp16; the clip
+    part stays in PyTorch (fp16 autocast), it is a small share of the work.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        batch_sizes: tuple[int, ...],
+        device: str = "cuda",
+        cache_dir: Path | None = None,
+    ) -> None:
+        reason = missing_requirement()
+        if reason is not None:
+            raise EngineUnavailableError(f"back end 'tensorrt' unavailable: {reason}")
+        import torch_tensorrt
+
+        self.torch_tensorrt = torch_tensorrt
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.weights_key = weights_digest(model)
+        self.normalize = PixelsToFrames()
+        super().__init__(model, batch_sizes, device=device, precision="fp16", cuda_graphs=False)
+        self.name = "tensorrt"
+
+    def cache_path(self, batch_size: int) -> Path:
+        """Engine file for one batch size, keyed by weights, GPU and library versions."""
+        key = "|".join(
+            (
+                self.weights_key,
+                torch.cuda.get_device_name(self.device),
+                torch.__version__,
+                self.torch_tensorrt.__version__,
+                str(batch_size),
+            )
+        )
+        return (
+            self.cache_dir / f"spnet_frames_b{batch_size}_{hashlib.sha256(key.encode()).hexdigest()[:20]}.ep"
+        )
+
+    def _compile(self, batch_size: int, path: Path) -> nn.Module:
+        half_model = FramesModule(copy.deepcopy(self.model).half()).eval()
+        example = torch.zeros((batch_size, 3, CROP_SIZE, CROP_SIZE), dtype=torch.float16, device=self.device)
+        compiled = self.torch_tensorrt.compile(
+            half_model, ir="dynamo", inputs=[example], enabled_precisions={torch.float16}
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.torch_tensorrt.save(compiled, str(path), inputs=[example])
+        return compiled
+
+    def _build_frames(self, batch_size: int) -> FramesCallable:
+        path = self.cache_path(batch_size)
+        if path.exists():
+            logger.info("tensorrt: loading cached engine %s", path)
+            trt_module = torch.export.load(str(path)).module()
+        else:
+            logger.info("tensorrt: compiling the batch-%d engine (minutes, once) into %s", batch_size, path)
+            trt_module = self._compile(batch_size, path)
+
+        def run(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.inference_mode():
+                pose, features = trt_module(self.normalize(pixels).half())
+            return pose.float(), features.float()
+
+        return run

@@ -1,0 +1,314 @@
+"""The inference engine: back ends agree with eager fp32, selection and fallback, padding, bad input.
+
+Tolerances: fp32 back ends match eager fp32 to the fidelity tolerance of the port
+(|ours - ref| <= 1e-4 + 1e-3 |ref|). Half-precision back ends (bf16, fp16) match to 1e-2 relative
+plus 1e-2 absolute on poses (x, y, z, visibility are crop-normalised, within [0, 1], so 1e-2 is 1 %
+of the crop) and give the same top-1 action on the reference clip.
+"""
+
+import importlib.util
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deephar_ros.backends import tensorrt
+from deephar_ros.config import get_preset
+from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, create_engine
+from deephar_ros.spnet import SPNet
+
+REFERENCE = Path("/work/shared/reference/ntu_multitask")
+FIDELITY = {"rtol": 1e-3, "atol": 1e-4}
+HALF_PRECISION = {"rtol": 1e-2, "atol": 1e-2}
+FP32_BACKENDS = ("cpu-eager", "onnxruntime")
+
+
+class TinySPNet(nn.Module):
+    """A few-layer stand-in with SPNet's two methods: soft-argmax poses, features, a clip head."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.config = config
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 8, 5, stride=4, padding=2),
+            nn.BatchNorm2d(8, eps=1e-3),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+        self.heatmaps = nn.Conv2d(8, config.num_joints, 1)
+        self.depth = nn.Conv2d(8, config.num_joints, 1)
+        self.appearance = nn.Conv2d(8, 4, 1)
+        self.temporal = nn.Conv2d(7, 16, 3, padding=1)
+        self.classifier = nn.Linear(16, config.num_actions[0])
+
+    def forward_frames(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        maps = self.stem(frames)
+        probs = self.heatmaps(maps).flatten(2).softmax(-1).unflatten(2, maps.shape[2:])
+        grid = torch.linspace(0, 1, maps.shape[-1])
+        x = (probs.sum(2) * grid).sum(-1)
+        y = (probs.sum(3) * grid).sum(-1)
+        z = (torch.sigmoid(self.depth(maps)) * probs).sum((2, 3))
+        visibility = probs.flatten(2).amax(-1)
+        pose = torch.stack([x, y, z, visibility], -1)
+        appearance = torch.einsum("bjhw,bchw->bjc", probs, self.appearance(maps))
+        features = torch.cat([pose[..., :3] * visibility[..., None], appearance], -1).flatten(1)
+        return pose, features
+
+    def forward_actions(self, features: torch.Tensor) -> torch.Tensor:
+        grid = features.unflatten(2, (self.config.num_joints, 7)).permute(0, 3, 1, 2)
+        hidden = torch.relu(self.temporal(grid)).amax((2, 3))
+        return self.classifier(hidden).softmax(-1)
+
+
+def eager_reference(model: nn.Module, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model run directly in fp32 on crops normalised here, independently of the engine."""
+    frames = (crops.astype(np.float32) / 255.0 - 0.5) * 2.0
+    with torch.no_grad():
+        pose, features = model.eval().forward_frames(torch.from_numpy(frames.transpose(0, 3, 1, 2).copy()))
+    return pose.numpy(), features.numpy()
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> TinySPNet:
+    torch.manual_seed(0)
+    model = TinySPNet(get_preset("ntu_multitask")).eval()
+    batch_norm = model.stem[1]
+    batch_norm.running_mean.uniform_(-0.2, 0.2)
+    batch_norm.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def crops() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (11, 256, 256, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def without_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine's view of CUDA and torch_tensorrt made certain: absent, as in CI."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torch_tensorrt" else find_spec(name, *a),
+    )
+
+
+# ---- outputs against eager fp32 ------------------------------------------------------------------
+@pytest.mark.parametrize("backend", [*FP32_BACKENDS, "cpu-bf16"])
+def test_cpu_backends_match_eager_fp32(tiny_model: TinySPNet, crops: np.ndarray, backend: str) -> None:
+    engine = create_engine(tiny_model, backend)
+    pose, features = engine.run_frames(crops[:3])
+    ref_pose, ref_features = eager_reference(tiny_model, crops[:3])
+    assert pose.dtype == features.dtype == np.float32
+    assert pose.shape == (3, 17, 4) and features.shape == ref_features.shape
+    tolerance = FIDELITY if backend in FP32_BACKENDS else HALF_PRECISION
+    np.testing.assert_allclose(pose, ref_pose, **tolerance)
+    clip = np.stack([ref_features[[0, 1, 2, 0, 1, 2, 0, 1]], ref_features[[2] * 8]])
+    with torch.no_grad():
+        ref_scores = tiny_model.forward_actions(torch.from_numpy(clip)).numpy()
+    scores = engine.run_actions(clip)
+    assert scores.shape == (2, 60) and scores.dtype == np.float32
+    np.testing.assert_allclose(scores, ref_scores, **tolerance)
+    if backend in FP32_BACKENDS:
+        np.testing.assert_allclose(features, ref_features, **FIDELITY)
+
+
+def test_compiled_backend_matches_eager_fp32(tiny_model: TinySPNet, crops: np.ndarray) -> None:
+    engine = create_engine(tiny_model, "cpu-compile", batch_sizes=(2,))
+    pose, features = engine.run_frames(crops[:2])
+    ref_pose, ref_features = eager_reference(tiny_model, crops[:2])
+    np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
+    np.testing.assert_allclose(features, ref_features, **FIDELITY)
+
+
+# ---- batching ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", FP32_BACKENDS)
+def test_padded_and_split_batches_equal_unpadded(
+    tiny_model: TinySPNet, crops: np.ndarray, backend: str
+) -> None:
+    engine = create_engine(tiny_model, backend, batch_sizes=(1, 2, 4))
+    # 11 crops: split into 4 + 4 + 3, the last padded to 4.
+    pose, features = engine.run_frames(crops)
+    one_by_one = [engine.run_frames(crops[i : i + 1]) for i in range(len(crops))]
+    np.testing.assert_allclose(pose, np.concatenate([p for p, _ in one_by_one]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(features, np.concatenate([f for _, f in one_by_one]), rtol=1e-5, atol=1e-6)
+    ref_pose, _ = eager_reference(tiny_model, crops)
+    np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
+
+
+def test_results_survive_the_next_call(tiny_model: TinySPNet, crops: np.ndarray) -> None:
+    engine = create_engine(tiny_model, "cpu-eager", batch_sizes=(4,))
+    pose, _ = engine.run_frames(crops[:2])
+    kept = pose.copy()
+    engine.run_frames(crops[5:9])
+    np.testing.assert_array_equal(pose, kept)
+
+
+def test_empty_batches_give_empty_outputs(tiny_model: TinySPNet) -> None:
+    engine = create_engine(tiny_model, "cpu-eager")
+    pose, features = engine.run_frames(np.zeros((0, 256, 256, 3), np.uint8))
+    assert pose.shape == (0, 17, 4) and features.shape == (0, engine.feature_size)
+    assert engine.run_actions(np.zeros((0, 8, engine.feature_size), np.float32)).shape[0] == 0
+
+
+# ---- selection -----------------------------------------------------------------------------------
+def test_auto_picks_a_cpu_backend_and_says_why(
+    tiny_model: TinySPNet, without_gpu: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="deephar_ros.engine"):
+        engine = create_engine(tiny_model)
+    lines = [record.getMessage() for record in caplog.records if record.name == "deephar_ros.engine"]
+    assert len(lines) == 1
+    assert engine.device == "cpu" and engine.backend in BACKEND_NAMES
+    assert f"'{engine.backend}' on cpu" in lines[0]
+    assert "torch_tensorrt" in lines[0] and "torch.cuda.is_available() is False" in lines[0]
+    assert engine.selection in lines[0]
+    assert engine.config == tiny_model.config
+
+
+def test_cpu_falls_back_to_eager_without_onnxruntime(
+    tiny_model: TinySPNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a)
+    )
+    engine = create_engine(tiny_model, "cpu")
+    assert engine.backend == "cpu-eager"
+    assert "'onnxruntime' unavailable" in engine.selection and "onnxruntime" in engine.selection
+    with pytest.raises(EngineUnavailableError, match="onnxruntime"):
+        create_engine(tiny_model, "onnxruntime")
+
+
+@pytest.mark.parametrize(
+    ("backend", "missing"),
+    [
+        ("cuda", "torch.cuda.is_available"),
+        ("cuda-bf16", "torch.cuda.is_available"),
+        ("tensorrt", "torch_tensorrt"),
+    ],
+)
+def test_unavailable_gpu_backend_raises_clearly(
+    tiny_model: TinySPNet, without_gpu: None, backend: str, missing: str
+) -> None:
+    with pytest.raises(EngineUnavailableError, match=missing):
+        create_engine(tiny_model, backend)
+
+
+def test_auto_on_a_missing_gpu_device_raises(tiny_model: TinySPNet, without_gpu: None) -> None:
+    with pytest.raises(EngineUnavailableError, match=r"tensorrt.*cuda"):
+        create_engine(tiny_model, "auto", device="cuda")
+
+
+@pytest.mark.parametrize(
+    ("backend", "device", "message"),
+    [
+        ("opencl", "auto", "unknown back end"),
+        ("cuda", "cpu", "runs on a CUDA device"),
+        ("cpu-eager", "cuda:0", "runs on the CPU"),
+        ("auto", "tpu", "device must be"),
+        ("auto", "banana", "device must be"),
+    ],
+)
+def test_bad_backend_or_device_names(tiny_model: TinySPNet, backend: str, device: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        create_engine(tiny_model, backend, device)
+
+
+def test_model_must_be_an_spnet_and_is_left_untouched(tiny_model: TinySPNet) -> None:
+    with pytest.raises(TypeError, match="must be an SPNet"):
+        create_engine(nn.Linear(2, 2), "cpu-eager")
+    tiny_model.train()
+    engine = create_engine(tiny_model, "cpu-eager")
+    assert tiny_model.training and next(tiny_model.parameters()).requires_grad
+    assert engine.backend == "cpu-eager"
+    tiny_model.eval()
+
+
+def test_tensorrt_cache_key_follows_the_weights(tiny_model: TinySPNet) -> None:
+    digest = tensorrt.weights_digest(tiny_model)
+    assert digest == tensorrt.weights_digest(tiny_model)
+    changed = TinySPNet(tiny_model.config)
+    changed.load_state_dict(tiny_model.state_dict())
+    with torch.no_grad():
+        changed.classifier.bias[0] += 1e-3
+    assert tensorrt.weights_digest(changed) != digest
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("crops", "error"),
+    [
+        ([[0]], TypeError),
+        (np.zeros((2, 256, 256, 3), np.float32), ValueError),
+        (np.zeros((256, 256, 3), np.uint8), ValueError),
+        (np.zeros((1, 128, 128, 3), np.uint8), ValueError),
+        (np.zeros((1, 3, 256, 256), np.uint8), ValueError),
+    ],
+)
+def test_bad_crops_are_refused(tiny_model: TinySPNet, crops: object, error: type) -> None:
+    engine = create_engine(tiny_model, "cpu-eager")
+    with pytest.raises(error, match="crops must be"):
+        engine.run_frames(crops)
+
+
+def test_bad_features_are_refused(tiny_model: TinySPNet) -> None:
+    engine = create_engine(tiny_model, "cpu-eager")
+    size = engine.feature_size
+    for features in (
+        np.zeros((1, 8, size + 1), np.float32),
+        np.zeros((1, 7, size), np.float32),
+        np.zeros((8, size)),
+    ):
+        with pytest.raises(ValueError, match="features must be"):
+            engine.run_actions(features)
+    with pytest.raises(ValueError, match="features must be"):
+        engine.run_actions(np.zeros((1, 8, size), np.int32))
+    with pytest.raises(TypeError, match="numpy array"):
+        engine.run_actions(torch.zeros(1, 8, size))
+
+
+# ---- the real network on the reference clip --------------------------------------------------------
+@pytest.fixture(scope="module")
+def reference_clip() -> np.ndarray:
+    """The reference clip `x` (8 frames in [-1, 1]) as the uint8 crops the engine takes."""
+    clip = np.load(REFERENCE / "io.npz")["x"][0]
+    return np.round((clip + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def spnet() -> SPNet:
+    torch.manual_seed(0)
+    return SPNet(get_preset("ntu_multitask")).eval()
+
+
+@pytest.fixture(scope="module")
+def eager_outputs(spnet: SPNet, reference_clip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eager fp32 pose, features and action scores of the reference clip."""
+    eager = create_engine(spnet, "cpu-eager", batch_sizes=(1, 8))
+    pose, features = eager.run_frames(reference_clip)
+    return pose, features, eager.run_actions(features[None])
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "cpu-bf16"])
+def test_spnet_backends_match_eager_on_the_reference_clip(
+    spnet: SPNet, reference_clip: np.ndarray, eager_outputs: tuple, backend: str
+) -> None:
+    ref_pose, ref_features, ref_scores = eager_outputs
+    engine = create_engine(spnet, backend, batch_sizes=(1, 8))
+    pose, features = engine.run_frames(reference_clip)
+    scores = engine.run_actions(ref_features[None])
+    if backend in FP32_BACKENDS:
+        np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
+        np.testing.assert_allclose(features, ref_features, **FIDELITY)
+        np.testing.assert_allclose(scores, ref_scores, **FIDELITY)
+    else:
+        np.testing.assert_allclose(pose, ref_pose, **HALF_PRECISION)
+        assert scores.argmax() == ref_scores.argmax()
+        assert engine.run_actions(features[None]).argmax() == ref_scores.argmax()
