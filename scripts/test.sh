@@ -10,7 +10,7 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
-DEEPHAR_SKIP_VIDEO="${DEEPHAR_SKIP_VIDEO:-1}" bash scripts/setup.sh
+bash scripts/setup.sh
 
 if [[ "${CI:-}" == true ]]; then
   scratch="$(mktemp -d)"
