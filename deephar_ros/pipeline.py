@@ -1,0 +1,297 @@
+"""The perception pipeline without ROS: one RGB frame in, tracked 2D/3D skeletons and actions out.
+
+    image -> people boxes -> crops -> network -> skeletons (image + camera) -> tracks -> actions
+
+All people of a frame go through the network in one `run_frames` batch and every clip that is due
+in one `run_actions` batch. The network is reached only through an engine object
+(deephar_ros/engine.py), so this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from deephar_ros.action_buffer import ActionClipBuffers, authors_clip_stride
+from deephar_ros.camera import (
+    AUTHORS_DEPTH_SCALE,
+    CameraIntrinsics,
+    relative_depth_metres,
+    root_depth_from_depth_image,
+    root_depth_from_size,
+)
+from deephar_ros.crops import (
+    AUTHORS_CROP_MARGIN,
+    CROP_SIZE,
+    CropWindow,
+    crop_to_image,
+    crop_window,
+    flip_crops,
+    merge_flipped_poses,
+    warp_crops,
+)
+from deephar_ros.detection import PersonDetector, clean_boxes, create_detector
+from deephar_ros.joints import get_layout
+from deephar_ros.labels import load_labels
+from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box, FrameResult, PersonEstimate
+from deephar_ros.smoothing import OneEuroFilter
+from deephar_ros.tracking import Tracker
+
+STAGES = ("detect", "crop", "network", "lift", "track", "action")
+
+
+class Engine(Protocol):
+    """What the pipeline needs of deephar_ros.engine.InferenceEngine."""
+
+    config: object  # SPNetConfig
+    backend: str
+    device: str
+
+    def run_frames(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def run_actions(self, features: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class PipelineConfig:
+    """Pipeline settings; the defaults follow the authors where they had a choice to make."""
+
+    detector: str = "hog"  # "hog" or "full-frame", when no detector object is given
+    max_people: int = 8
+    min_score: float = 0.6  # detector score (HOG: logistic of the SVM margin)
+    crop_margin: float = AUTHORS_CROP_MARGIN
+    flip_tta: bool = False  # average with a mirrored crop (pose only; doubles the network batch)
+    clip_stride: int | None = None  # frames between clip samples; None: the authors' for the label set
+    frame_rate_hz: float | None = None  # camera rate that rescales the authors' 30 fps stride
+    action_every_n_frames: int = 1  # run a full track's clip at most this often
+    average_clips: int = 3  # action scores are the mean of this many recent clips
+    smoothing: bool = False  # One Euro filter on joints
+    smoothing_min_cutoff_hz: float = 1.0
+    smoothing_beta_px: float = 0.05
+    smoothing_beta_m: float = 5.0
+    track_timeout_s: float = 1.0
+    depth_window_px: int = 5
+    depth_scale: float = AUTHORS_DEPTH_SCALE
+    hfov_deg: float = 60.0  # field of view assumed when no intrinsics are given
+    max_image_side: int = 8192
+
+
+def as_rgb_frame(image: object, max_side: int) -> np.ndarray:
+    """A contiguous (H, W, 3) uint8 RGB frame; gray and RGBA are converted, the rest refused clearly."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"frame must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8 RGB, got dtype {image.dtype} (scale to 0..255 and convert)")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise ValueError(f"frame must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"frame is empty: shape {image.shape}")
+    if max(image.shape[:2]) > max_side:
+        raise ValueError(f"frame of {image.shape[1]}x{image.shape[0]} is larger than {max_side} px on a side")
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def _check_depth(depth: object, height: int, width: int) -> np.ndarray | None:
+    if depth is None:
+        return None
+    if not isinstance(depth, np.ndarray) or not np.issubdtype(depth.dtype, np.floating):
+        raise ValueError(
+            "depth must be a float (H, W) array in metres (convert 16UC1 with depth_image_to_metres)"
+        )
+    if depth.shape != (height, width):
+        raise ValueError(f"depth of shape {depth.shape} does not match the {width}x{height} frame")
+    return depth.astype(np.float32, copy=False)
+
+
+class Pipeline:
+    """Finds, tracks and describes the people in a stream of frames."""
+
+    def __init__(
+        self, engine: Engine, config: PipelineConfig | None = None, detector: PersonDetector | None = None
+    ):
+        self.engine = engine
+        self.config = config or PipelineConfig()
+        net = engine.config
+        self.layout = get_layout(net.joint_layout)
+        if (net.num_joints, net.pose_dim) != (self.layout.num_joints, self.layout.dim):
+            raise ValueError(
+                f"network predicts {net.num_joints} joints in {net.pose_dim}D, not {self.layout.name}"
+            )
+        self.detector = detector or create_detector(
+            self.config.detector, self.config.min_score, self.config.max_people
+        )
+        self.tracker = Tracker(timeout_s=self.config.track_timeout_s)
+        self.actions: ActionClipBuffers | None = None
+        if net.num_actions:
+            stride = self.config.clip_stride or authors_clip_stride(net.label_set, self.config.frame_rate_hz)
+            self.actions = ActionClipBuffers(
+                num_frames=net.num_frames,
+                stride=stride,
+                labels=load_labels(net.label_set),
+                label_set=net.label_set,
+                run_every_n_frames=self.config.action_every_n_frames,
+                average_clips=self.config.average_clips,
+            )
+        self.filters: dict[int, tuple[OneEuroFilter, OneEuroFilter]] = {}
+
+    def reset(self) -> None:
+        """Forget tracks, clip buffers and filters (camera restart, time jump)."""
+        self.tracker.reset()
+        if self.actions is not None:
+            self.actions.reset()
+        self.filters.clear()
+
+    def process(
+        self,
+        image: np.ndarray,
+        stamp: float,
+        intrinsics: CameraIntrinsics | None = None,
+        depth: np.ndarray | None = None,
+        boxes: list[Box] | None = None,
+    ) -> FrameResult:
+        """One frame (uint8 RGB, stamp in seconds) -> every tracked person in it."""
+        cfg = self.config
+        image = as_rgb_frame(image, cfg.max_image_side)
+        height, width = image.shape[:2]
+        if not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
+            raise ValueError(f"stamp must be a finite number of seconds, got {stamp!r}")
+        depth = _check_depth(depth, height, width)
+        if intrinsics is None:
+            intrinsics = CameraIntrinsics.default_for(width, height, cfg.hfov_deg)
+        elif (intrinsics.width, intrinsics.height) != (width, height):
+            raise ValueError(
+                f"intrinsics are for {intrinsics.width}x{intrinsics.height}, frame is {width}x{height}"
+            )
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = (now - clock) * 1000.0
+            clock = now
+
+        found = self.detector.detect(image) if boxes is None else boxes
+        people = clean_boxes(
+            found, width, height, cfg.min_score if boxes is None else -math.inf, cfg.max_people
+        )
+        lap("detect")
+
+        windows = [crop_window(box, cfg.crop_margin) for box in people]
+        crops = warp_crops(image, windows, CROP_SIZE)
+        if cfg.flip_tta:
+            crops = np.concatenate([crops, flip_crops(crops)])
+        lap("crop")
+
+        poses, features = self._run_network(crops, len(people))
+        lap("network")
+
+        joints_2d, joints_3d, confidences, sources = self._lift(poses, windows, people, intrinsics, depth)
+        lap("lift")
+
+        ids, retired = self.tracker.update(people, joints_2d, confidences, float(stamp))
+        for track_id in retired:
+            self.filters.pop(track_id, None)
+        if cfg.smoothing:
+            joints_2d, joints_3d = self._smooth(ids, joints_2d, joints_3d, float(stamp))
+        lap("track")
+
+        if self.actions is not None:
+            self.actions.drop(retired)
+            self._run_actions(ids, features, float(stamp))
+        lap("action")
+
+        result = FrameResult(stamp=float(stamp), width=width, height=height, retired_track_ids=retired)
+        for i, box in enumerate(people):
+            result.people.append(
+                PersonEstimate(
+                    track_id=ids[i],
+                    box=box,
+                    joint_names=list(self.layout.joint_names),
+                    joints_2d=joints_2d[i],
+                    joints_3d=joints_3d[i],
+                    confidences=confidences[i],
+                    depth_source=sources[i],
+                    action=None if self.actions is None else self.actions.latest(ids[i]),
+                )
+            )
+        result.timings_ms = {stage: timings[stage] for stage in STAGES}
+        return result
+
+    def _run_network(self, crops: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        joints, dim = self.layout.num_joints, self.layout.dim
+        if count == 0:
+            return np.zeros((0, joints, dim + 1), np.float32), np.zeros((0, 0), np.float32)
+        poses, features = self.engine.run_frames(crops)
+        if poses.shape != (len(crops), joints, dim + 1) or len(features) != len(crops):
+            raise RuntimeError(
+                f"engine returned poses {poses.shape} and features {features.shape} for {len(crops)} crops"
+            )
+        if self.config.flip_tta:
+            poses = merge_flipped_poses(poses[:count], poses[count:], self.layout.flip_map)
+            features = features[:count]
+        return poses, features
+
+    def _lift(
+        self,
+        poses: np.ndarray,
+        windows: list[CropWindow],
+        people: list[Box],
+        intrinsics: CameraIntrinsics,
+        depth: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """Network outputs -> image pixels, camera-frame metres, confidences, depth sources."""
+        count, joints = len(people), self.layout.num_joints
+        joints_2d = np.zeros((count, joints, 2))
+        joints_3d = np.full((count, joints, 3), np.nan)
+        confidences = np.clip(poses[:, :, -1], 0.0, 1.0).astype(np.float64)
+        sources = [DEPTH_FROM_SIZE] * count
+        for i in range(count):
+            joints_2d[i] = crop_to_image(poses[i, :, 0:2], windows[i])
+            if self.layout.dim != 3:
+                continue
+            relative = relative_depth_metres(poses[i, :, 2], self.config.depth_scale)
+            root = None
+            if depth is not None:
+                root = root_depth_from_depth_image(
+                    depth, joints_2d[i], relative, self.layout.torso, self.config.depth_window_px
+                )
+            if root is not None:
+                sources[i] = DEPTH_FROM_IMAGE
+            else:
+                root = root_depth_from_size(
+                    joints_2d[i], relative, confidences[i], self.layout, intrinsics, people[i].height
+                )
+            joints_3d[i] = intrinsics.back_project(joints_2d[i], root + relative)
+        return joints_2d, joints_3d, confidences, sources
+
+    def _smooth(self, ids: list[int], joints_2d: np.ndarray, joints_3d: np.ndarray, stamp: float):
+        cfg = self.config
+        for i, track_id in enumerate(ids):
+            if track_id not in self.filters:
+                self.filters[track_id] = (
+                    OneEuroFilter(cfg.smoothing_min_cutoff_hz, cfg.smoothing_beta_px),
+                    OneEuroFilter(cfg.smoothing_min_cutoff_hz, cfg.smoothing_beta_m),
+                )
+            filter_2d, filter_3d = self.filters[track_id]
+            joints_2d[i] = filter_2d(joints_2d[i], stamp)
+            joints_3d[i] = filter_3d(joints_3d[i], stamp)
+        return joints_2d, joints_3d
+
+    def _run_actions(self, ids: list[int], features: np.ndarray, stamp: float) -> None:
+        for i, track_id in enumerate(ids):
+            self.actions.add(track_id, features[i], stamp)
+        due = self.actions.due_clips()
+        if not due:
+            return
+        scores = self.engine.run_actions(np.stack([clip.features for clip in due]))
+        for clip, clip_scores in zip(due, scores, strict=True):
+            self.actions.record_scores(clip, clip_scores)

@@ -1,0 +1,285 @@
+"""Pipeline bookkeeping and geometry with a test engine that reads synthetic skeletons off the crops.
+
+The scene draws every joint of every person as a small Gaussian blob whose green/red ratio names the
+joint. The test engine finds those blobs in each crop (so it only sees what a network would see),
+returns their crop-normalised positions and the known relative depths, and records its calls.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from deephar_ros.camera import MEAN_TORSO_LENGTH_M, CameraIntrinsics
+from deephar_ros.detection import FullFrameDetector, GivenBoxesDetector
+from deephar_ros.joints import PA16J2D, PA17J3D
+from deephar_ros.pipeline import STAGES, Pipeline, PipelineConfig
+from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box
+
+WIDTH, HEIGHT = 640, 480
+INTRINSICS = CameraIntrinsics(fx=500.0, fy=500.0, cx=319.5, cy=239.5, width=WIDTH, height=HEIGHT)
+LEAN = 0.12
+FEATURES = 6
+
+
+def template_skeleton():
+    """pa17j3d joints relative to the pelvis (metres); torso exactly the mean adult torso."""
+    shoulder_y = -math.sqrt(MEAN_TORSO_LENGTH_M**2 - LEAN**2)
+    joints = np.zeros((17, 3))
+    layout = {
+        1: (0.0, shoulder_y, -LEAN),
+        2: (0.0, shoulder_y - 0.12, -LEAN),
+        3: (0.0, shoulder_y - 0.32, -LEAN),
+        4: (-0.2, shoulder_y, -LEAN),
+        5: (0.2, shoulder_y, -LEAN),
+        6: (-0.3, shoulder_y + 0.25, -0.05),
+        7: (0.3, shoulder_y + 0.25, -0.08),
+        8: (-0.36, 0.05, 0.05),
+        9: (0.36, 0.05, 0.02),
+        10: (-0.13, 0.0, 0.0),
+        11: (0.13, 0.0, 0.0),
+        12: (-0.15, 0.45, 0.03),
+        13: (0.15, 0.45, 0.0),
+        14: (-0.16, 0.88, 0.06),
+        15: (0.16, 0.88, 0.02),
+        16: (0.0, shoulder_y / 2, -LEAN / 2),
+    }
+    for j, xyz in layout.items():
+        joints[j] = xyz
+    return joints
+
+
+def joint_tint(j):
+    return 0.05 + 0.055 * j  # green / red ratio of joint j's blob
+
+
+def render(people_3d, sigma=1.3):
+    """RGB image and aligned depth (metres) of people given as (J, 3) camera-frame joints."""
+    image = np.zeros((HEIGHT, WIDTH, 3), np.float64)
+    depth = np.full((HEIGHT, WIDTH), np.nan, np.float32)
+    cols, rows = np.meshgrid(np.arange(WIDTH), np.arange(HEIGHT))
+    for joints in people_3d:
+        pixels = joints[:, :2] / joints[:, 2:3] * [INTRINSICS.fx, INTRINSICS.fy] + [
+            INTRINSICS.cx,
+            INTRINSICS.cy,
+        ]
+        for j, (u, v) in enumerate(pixels):
+            blob = 255 * np.exp(-((cols - u) ** 2 + (rows - v) ** 2) / (2 * sigma**2))
+            image[..., 0] += blob
+            image[..., 1] += blob * joint_tint(j)
+            if j in PA17J3D.torso:
+                r, c = round(v), round(u)
+                depth[r - 3 : r + 4, c - 3 : c + 4] = joints[j, 2]
+    return np.clip(np.round(image), 0, 255).astype(np.uint8), depth
+
+
+def place(root):
+    return template_skeleton() + np.asarray(root)
+
+
+def true_pixels(joints):
+    return joints[:, :2] / joints[:, 2:3] * [INTRINSICS.fx, INTRINSICS.fy] + [INTRINSICS.cx, INTRINSICS.cy]
+
+
+def box_of(joints, pad=10.0):
+    pixels = true_pixels(joints)
+    return Box(*(pixels.min(axis=0) - pad), *(pixels.max(axis=0) + pad), 0.9)
+
+
+@dataclass
+class NetConfig:
+    joint_layout: str = "pa17j3d"
+    num_joints: int = 17
+    pose_dim: int = 3
+    num_frames: int = 8
+    label_set: str = "ntu60"
+    num_actions: tuple = (60,)
+
+
+@dataclass
+class BlobEngine:
+    """Stands in for the network: finds the tinted joint blobs in each crop."""
+
+    config: NetConfig = field(default_factory=NetConfig)
+    backend: str = "test"
+    device: str = "cpu"
+    frame_batches: list = field(default_factory=list)
+    action_batches: list = field(default_factory=list)
+
+    def run_frames(self, crops):
+        self.frame_batches.append(crops.copy())
+        num_joints, dim = self.config.num_joints, self.config.pose_dim
+        poses = np.zeros((len(crops), num_joints, dim + 1), np.float32)
+        rel_z = template_skeleton()[:, 2]
+        rows, cols = np.indices(crops.shape[1:3])
+        for b, crop in enumerate(crops):
+            red = crop[..., 0].astype(np.float64)
+            ratio = np.where(red > 40, crop[..., 1] / np.maximum(red, 1), -1)
+            for j in range(num_joints):
+                near = red * (np.abs(ratio - joint_tint(j)) < 0.02)
+                if near.sum() == 0:
+                    continue
+                x = (near * cols).sum() / near.sum()
+                y = (near * rows).sum() / near.sum()
+                poses[b, j, :2] = (np.array([x, y]) + 0.5) / crops.shape[2]
+                if dim == 3:
+                    poses[b, j, 2] = 0.5 + rel_z[j] / 2.0
+                poses[b, j, dim] = 0.9
+        features = np.tile(crops.reshape(len(crops), -1).mean(axis=1, keepdims=True), (1, FEATURES))
+        return poses, features.astype(np.float32)
+
+    def run_actions(self, features):
+        self.action_batches.append(features.copy())
+        scores = np.full((len(features), 60), 0.1 / 59, np.float32)
+        scores[:, 22] = 0.9
+        return scores
+
+
+def two_people_frame(shift=0.0):
+    people = [place((-1.0 + shift, 0.0, 3.0)), place((1.0 - shift, 0.1, 3.6))]
+    image, depth = render(people)
+    return people, image, depth
+
+
+def test_two_people_one_batch_pixels_and_metres_with_depth():
+    people, image, depth = two_people_frame()
+    engine = BlobEngine()
+    pipeline = Pipeline(engine, PipelineConfig(), detector=GivenBoxesDetector([box_of(p) for p in people]))
+    result = pipeline.process(image, 12.5, intrinsics=INTRINSICS, depth=depth)
+    assert len(engine.frame_batches) == 1 and engine.frame_batches[0].shape == (2, 256, 256, 3)
+    assert (result.stamp, result.width, result.height) == (12.5, WIDTH, HEIGHT)
+    assert list(result.timings_ms) == list(STAGES)
+    assert sorted(p.track_id for p in result.people) == [1, 2]
+    for estimate, truth in zip(result.people, people, strict=True):
+        assert estimate.joint_names == list(PA17J3D.joint_names)
+        assert np.max(np.linalg.norm(estimate.joints_2d - true_pixels(truth), axis=1)) < 0.5
+        assert estimate.depth_source == DEPTH_FROM_IMAGE
+        assert np.max(np.linalg.norm(estimate.joints_3d - truth, axis=1)) < 0.003
+        np.testing.assert_allclose(estimate.confidences, 0.9, atol=1e-6)
+
+
+def test_depth_from_person_size_without_a_depth_image():
+    people, image, _ = two_people_frame()
+    pipeline = Pipeline(BlobEngine(), PipelineConfig())
+    result = pipeline.process(image, 0.0, intrinsics=INTRINSICS, boxes=[box_of(p) for p in people])
+    for estimate, truth in zip(result.people, people, strict=True):
+        assert estimate.depth_source == DEPTH_FROM_SIZE
+        assert np.max(np.linalg.norm(estimate.joints_3d - truth, axis=1)) < 0.015
+
+
+def test_ids_stay_and_actions_run_in_one_batch_at_the_stride():
+    engine = BlobEngine()
+    config = PipelineConfig(clip_stride=2, average_clips=2)
+    pipeline = Pipeline(engine, config)
+    results = []
+    for k in range(17):
+        people, image, _ = two_people_frame(shift=0.01 * k)
+        results.append(pipeline.process(image, k * 0.1, INTRINSICS, boxes=[box_of(p) for p in people]))
+    assert all(sorted(p.track_id for p in r.people) == [1, 2] for r in results)
+    assert [len(batch) for batch in engine.action_batches] == [2, 2]  # frames 14 and 16, both tracks at once
+    assert engine.action_batches[0].shape == (2, 8, FEATURES)
+    assert all(p.action is None for r in results[:14] for p in r.people)
+    action = results[-1].people[0].action
+    assert action.top_label == "hand waving" and action.label_set == "ntu60"
+    assert (action.clip_start, action.clip_end) == pytest.approx((0.2, 1.6))
+    assert action.clips_averaged == 2
+
+
+def test_flip_tta_sends_mirrored_crops_in_the_same_batch():
+    people, image, _ = two_people_frame()
+    engine = BlobEngine()
+    pipeline = Pipeline(engine, PipelineConfig(flip_tta=True))
+    pipeline.process(image, 0.0, INTRINSICS, boxes=[box_of(p) for p in people])
+    (batch,) = engine.frame_batches
+    assert batch.shape[0] == 4
+    np.testing.assert_array_equal(batch[2:], batch[:2, :, ::-1])
+
+
+def test_no_people_means_no_network_call():
+    engine = BlobEngine()
+    result = Pipeline(engine, PipelineConfig()).process(np.zeros((120, 160, 3), np.uint8), 0.0, boxes=[])
+    assert result.people == [] and engine.frame_batches == []
+    assert list(result.timings_ms) == list(STAGES)
+
+
+def test_retired_ids_after_timeout_and_when_time_goes_backwards():
+    people, image, _ = two_people_frame()
+    boxes = [box_of(p) for p in people]
+    pipeline = Pipeline(BlobEngine(), PipelineConfig(track_timeout_s=0.5))
+    first = pipeline.process(image, 1.0, INTRINSICS, boxes=boxes)
+    assert pipeline.process(image, 1.3, INTRINSICS, boxes=boxes[:1]).retired_track_ids == []
+    later = pipeline.process(image, 1.9, INTRINSICS, boxes=boxes[:1])
+    assert later.retired_track_ids == [first.people[1].track_id]
+    back = pipeline.process(image, 0.5, INTRINSICS, boxes=boxes)
+    assert back.retired_track_ids == [first.people[0].track_id]
+    assert {p.track_id for p in back.people}.isdisjoint({1, 2})
+    pipeline.reset()
+    assert pipeline.process(image, 0.6, INTRINSICS, boxes=boxes).retired_track_ids == []
+
+
+def test_two_dimensional_network_gives_nan_metres():
+    people, image, _ = two_people_frame()
+    engine = BlobEngine(config=NetConfig("pa16j2d", 16, 2, 8, "penn_action", (15,)))
+    result = Pipeline(engine, PipelineConfig()).process(image, 0.0, INTRINSICS, boxes=[box_of(people[0])])
+    (person,) = result.people
+    assert person.joint_names == list(PA16J2D.joint_names)
+    assert np.isnan(person.joints_3d).all() and person.joints_3d.shape == (16, 3)
+    assert np.max(np.linalg.norm(person.joints_2d - true_pixels(people[0])[:16], axis=1)) < 0.5
+
+
+def test_smoothing_steadies_jittering_joints():
+    people, image, _ = two_people_frame()
+    rng = np.random.default_rng(0)
+    raw, smooth = [], []
+    for config, out in ((PipelineConfig(), raw), (PipelineConfig(smoothing=True), smooth)):
+        pipeline = Pipeline(BlobEngine(), config)
+        for k in range(12):
+            jitter = rng.normal(0, 2.0, 2)
+            box = box_of(people[0])
+            box = Box(box.x0 + jitter[0], box.y0 + jitter[1], box.x1 + jitter[0], box.y1 + jitter[1], 0.9)
+            out.append(pipeline.process(image, k / 30, INTRINSICS, boxes=[box]).people[0].joints_2d)
+    assert np.std(np.array(smooth)[4:], axis=0).mean() <= np.std(np.array(raw)[4:], axis=0).mean()
+
+
+def test_gray_and_rgba_frames_are_converted():
+    people, image, _ = two_people_frame()
+    boxes = [box_of(people[0])]
+    gray = image[..., 0]
+    for variant in (gray, gray[..., None], np.dstack([np.repeat(gray[..., None], 3, axis=2), gray])):
+        engine = BlobEngine()
+        Pipeline(engine, PipelineConfig()).process(variant, 0.0, boxes=boxes)
+        crop = engine.frame_batches[0][0]
+        np.testing.assert_array_equal(crop[..., 0], crop[..., 1])
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (np.zeros((0, 0, 3), np.uint8), "empty"),
+        (np.zeros((48, 64, 3), np.float32), "uint8"),
+        (np.zeros((48, 64, 2), np.uint8), "shape"),
+        (np.zeros((2, 48, 64, 3), np.uint8), "shape"),
+        (np.zeros((1, 9000, 3), np.uint8), "larger than"),
+        ([[0, 0, 0]], "numpy array"),
+    ],
+)
+def test_bad_frames_are_refused_with_a_clear_message(frame, message):
+    pipeline = Pipeline(BlobEngine(), PipelineConfig(), detector=FullFrameDetector())
+    with pytest.raises(ValueError, match=message):
+        pipeline.process(frame, 0.0)
+
+
+def test_bad_companions_are_refused():
+    pipeline = Pipeline(BlobEngine(), PipelineConfig(), detector=FullFrameDetector())
+    image = np.zeros((48, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match="stamp"):
+        pipeline.process(image, float("nan"))
+    with pytest.raises(ValueError, match="does not match"):
+        pipeline.process(image, 0.0, depth=np.zeros((10, 10), np.float32))
+    with pytest.raises(ValueError, match="16UC1"):
+        pipeline.process(image, 0.0, depth=np.zeros((48, 64), np.uint16))
+    with pytest.raises(ValueError, match="intrinsics are for"):
+        pipeline.process(image, 0.0, intrinsics=INTRINSICS)
+    with pytest.raises(ValueError, match="non-finite"):
+        pipeline.process(image, 0.0, boxes=[Box(0, 0, float("inf"), 10)])
