@@ -1,0 +1,114 @@
+"""Keras file conversion, checkpoint cache and the errors users see for files that do not fit."""
+
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from deephar_ros.config import get_preset
+from deephar_ros.keras_weights import (
+    WeightsFileError,
+    count_keras_parameters,
+    keras_state_dict,
+    load_model,
+    save_checkpoint,
+)
+from deephar_ros.spnet import SPNet
+
+NTU = get_preset("ntu_multitask")
+PENN = get_preset("penn_multitask")
+
+
+def test_parameter_counts_equal_the_released_models(ntu_reference_dir):
+    ntu, penn = SPNet(NTU), SPNet(PENN)
+    assert count_keras_parameters(ntu) == 12_834_928
+    assert count_keras_parameters(penn) == 20_541_416
+    # trainable weights are our nn.Parameters; BN moving stats and soft-argmax constants make the rest
+    assert sum(p.numel() for p in ntu.parameters()) == 12_674_504
+    with h5py.File(ntu_reference_dir / "weights.h5", "r") as file:
+        stored = sum(
+            dataset.size for layer in file.values() for group in layer.values() for dataset in group.values()
+        )
+    assert stored == 12_834_928
+
+
+def test_other_presets_file_names_the_first_misfit_layer(ntu_reference_dir):
+    with pytest.raises(
+        WeightsFileError, match=r"dp1_pb1_heatmaps_conv1.*\(1, 1, 384, 17\).*\(1, 1, 384, 16\)"
+    ):
+        keras_state_dict(ntu_reference_dir / "weights.h5", SPNet(PENN))
+
+
+def test_missing_layer_is_named(penn_weights_file, tmp_path):
+    path = tmp_path / "cut.hdf5"
+    shutil.copyfile(penn_weights_file, path)
+    with h5py.File(path, "r+") as file:
+        del file["up6_pb0_heatmaps_conv1_replica"]
+    with pytest.raises(WeightsFileError, match="missing layer 'up6_pb0_heatmaps_conv1_replica'"):
+        keras_state_dict(path, SPNet(PENN))
+
+
+def test_tampered_soft_argmax_constants_are_refused(penn_weights_file, tmp_path):
+    path = tmp_path / "grid.hdf5"
+    shutil.copyfile(penn_weights_file, path)
+    with h5py.File(path, "r+") as file:
+        file["dp1_pb1_xy_x/dp1_pb1_xy_x/depthwise_kernel:0"][0, 1, 0, 0] = 0.5
+    with pytest.raises(WeightsFileError, match="dp1_pb1_xy_x"):
+        keras_state_dict(path, SPNet(PENN))
+
+
+def test_truncated_files_are_reported(ntu_reference_dir, tmp_path):
+    truncated_h5 = tmp_path / "weights.h5"
+    truncated_h5.write_bytes((ntu_reference_dir / "weights.h5").read_bytes()[:1_000_000])
+    with pytest.raises(WeightsFileError, match="truncated or corrupt"):
+        load_model(truncated_h5, NTU, cache_dir=tmp_path / "cache")
+    truncated_pt = tmp_path / "model.pt"
+    truncated_pt.write_bytes(b"PK\x03\x04 not a whole checkpoint")
+    with pytest.raises(WeightsFileError, match="truncated or corrupt"):
+        load_model(truncated_pt, NTU)
+
+
+def test_missing_and_unknown_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="weights file not found"):
+        load_model(tmp_path / "absent.hdf5")
+    other = tmp_path / "weights.onnx"
+    other.write_bytes(b"\0")
+    with pytest.raises(WeightsFileError, match="unknown weights file type"):
+        load_model(other)
+
+
+def test_keras_file_is_converted_once_then_cached(penn_model, penn_weights_file, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    model = load_model(penn_weights_file, "penn_multitask", cache_dir=cache)
+    (cached,) = cache.glob("*.pt")
+    assert cached.name.startswith("penn_random.penn_multitask.")
+
+    def no_conversion(*args):
+        raise AssertionError("the cached checkpoint should have been used")
+
+    monkeypatch.setattr("deephar_ros.keras_weights.convert_keras_file", no_conversion)
+    again = load_model(penn_weights_file, "penn_multitask", cache_dir=cache)
+    for key, value in penn_model.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+        assert torch.equal(again.state_dict()[key], value), key
+    assert not again.training
+
+
+def test_cache_defaults_to_beside_the_keras_file(penn_weights_file, tmp_path):
+    path = tmp_path / "weights_mpii+penn_ar_028.hdf5"
+    shutil.copyfile(penn_weights_file, path)
+    load_model(path, PENN)
+    assert len(list(tmp_path.glob("weights_mpii+penn_ar_028.penn_multitask.*.pt"))) == 1
+
+
+def test_checkpoint_of_the_other_preset_is_refused(penn_model, tmp_path):
+    path = tmp_path / "penn.pt"
+    save_checkpoint(penn_model, path)
+    with pytest.raises(WeightsFileError, match="made for config 'penn_multitask', not 'ntu_multitask'"):
+        load_model(path, NTU)
+    loaded = load_model(path, "penn_multitask")
+    np.testing.assert_array_equal(
+        loaded.entry_flow.conv1.weight.detach().numpy(), penn_model.entry_flow.conv1.weight.detach().numpy()
+    )
