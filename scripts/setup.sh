@@ -62,11 +62,12 @@ fi
 pip_install() { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"; }
 run_once requirements "$(inputs_hash requirements.txt)" pip_install -r requirements.txt
 
-# The import check makes a venv whose generated messages went missing rebuild them.
-msg_hash="$(inputs_hash CMakeLists.txt package.xml msg/*.msg scripts/build_msgs.sh requirements.txt)"
-if ! (cd / && "$venv/bin/python" -c 'import deephar_ros.msg' 2>/dev/null); then
-  rm -f "$stamps/messages"
-fi
+# Whatever the stamps say, redo a step whose result is missing from the venv: the editable install
+# (deephar_ros must be these sources, from any folder) or the generated messages.
+imports_from_elsewhere() { (cd / && "$venv/bin/python" -c "$1" 2>/dev/null); }
+imports_from_elsewhere "import deephar_ros, sys; sys.exit(deephar_ros.__file__ != '$repo_root/deephar_ros/__init__.py')" ||
+  rm -f "$stamps/package"
+imports_from_elsewhere "import deephar_ros.msg" || rm -f "$stamps/messages"
 build_messages() { bash scripts/build_msgs.sh --venv "$venv" >"$venv/.deephar-msg-build.log" 2>&1 ||
   fail "building msg/ failed, see $venv/.deephar-msg-build.log"; }
 # Editable in "compat" mode (a .pth naming the repository root): setuptools' default editable finder is
@@ -75,7 +76,8 @@ build_messages() { bash scripts/build_msgs.sh --venv "$venv" >"$venv/.deephar-ms
 install_package() { PYTHONWARNINGS="ignore:Compat editable" \
   pip_install --no-deps --no-build-isolation -e . --config-settings editable_mode=compat; }
 run_once package "$(inputs_hash setup.py requirements.txt)" install_package
-run_once messages "$msg_hash" build_messages
+run_once messages "$(inputs_hash CMakeLists.txt package.xml msg/*.msg scripts/build_msgs.sh requirements.txt)" \
+  build_messages
 
 (cd / && "$venv/bin/python" -c 'import deephar_ros.msg') || fail "deephar_ros.msg does not import"
 
