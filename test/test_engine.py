@@ -3,12 +3,13 @@
 Tolerances: fp32 back ends match eager fp32 to the fidelity tolerance of the port
 (|ours - ref| <= 1e-4 + 1e-3 |ref|). Half-precision back ends (bf16, fp16) match to 1e-2 relative
 plus 1e-2 absolute on poses (x, y, z, visibility are crop-normalised, within [0, 1], so 1e-2 is 1 %
-of the crop) and give the same top-1 action on the reference clip.
+of the crop) and give the same top-1 action on the reference clip. On the reference clip and
+weights cpu-bf16 does not: poses are off by up to 0.14 of the crop and the top-1 action changes
+(BENCHMARKS.md), so it is checked on the small network only and "cpu" never picks it.
 """
 
 import importlib.util
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,6 @@ from deephar_ros.config import get_preset
 from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, create_engine
 from deephar_ros.spnet import SPNet
 
-REFERENCE = Path("/work/shared/reference/ntu_multitask")
 FIDELITY = {"rtol": 1e-3, "atol": 1e-4}
 HALF_PRECISION = {"rtol": 1e-2, "atol": 1e-2}
 FP32_BACKENDS = ("cpu-eager", "onnxruntime")
@@ -276,39 +276,30 @@ def test_bad_features_are_refused(tiny_model: TinySPNet) -> None:
 
 # ---- the real network on the reference clip --------------------------------------------------------
 @pytest.fixture(scope="module")
-def reference_clip() -> np.ndarray:
-    """The reference clip `x` (8 frames in [-1, 1]) as the uint8 crops the engine takes."""
-    clip = np.load(REFERENCE / "io.npz")["x"][0]
-    return np.round((clip + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+def reference_crops(ntu_reference: dict[str, np.ndarray]) -> np.ndarray:
+    """The Keras reference clip `x` (8 frames in [-1, 1]) as the uint8 crops the engine takes."""
+    return np.round((ntu_reference["x"][0] + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
-def spnet() -> SPNet:
-    torch.manual_seed(0)
-    return SPNet(get_preset("ntu_multitask")).eval()
-
-
-@pytest.fixture(scope="module")
-def eager_outputs(spnet: SPNet, reference_clip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Eager fp32 pose, features and action scores of the reference clip."""
-    eager = create_engine(spnet, "cpu-eager", batch_sizes=(1, 8))
-    pose, features = eager.run_frames(reference_clip)
+def eager_outputs(
+    ntu_reference_model: SPNet, reference_crops: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eager fp32 pose, features and action scores of the reference clip, reference weights."""
+    eager = create_engine(ntu_reference_model, "cpu-eager", batch_sizes=(1, 8))
+    pose, features = eager.run_frames(reference_crops)
     return pose, features, eager.run_actions(features[None])
 
 
-@pytest.mark.parametrize("backend", ["onnxruntime", "cpu-bf16"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "cpu"])
 def test_spnet_backends_match_eager_on_the_reference_clip(
-    spnet: SPNet, reference_clip: np.ndarray, eager_outputs: tuple, backend: str
+    ntu_reference_model: SPNet, reference_crops: np.ndarray, eager_outputs: tuple, backend: str
 ) -> None:
     ref_pose, ref_features, ref_scores = eager_outputs
-    engine = create_engine(spnet, backend, batch_sizes=(1, 8))
-    pose, features = engine.run_frames(reference_clip)
+    engine = create_engine(ntu_reference_model, backend, batch_sizes=(1, 8))
+    pose, features = engine.run_frames(reference_crops)
     scores = engine.run_actions(ref_features[None])
-    if backend in FP32_BACKENDS:
-        np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
-        np.testing.assert_allclose(features, ref_features, **FIDELITY)
-        np.testing.assert_allclose(scores, ref_scores, **FIDELITY)
-    else:
-        np.testing.assert_allclose(pose, ref_pose, **HALF_PRECISION)
-        assert scores.argmax() == ref_scores.argmax()
-        assert engine.run_actions(features[None]).argmax() == ref_scores.argmax()
+    np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
+    np.testing.assert_allclose(features, ref_features, **FIDELITY)
+    np.testing.assert_allclose(scores, ref_scores, **FIDELITY)
+    assert engine.run_actions(features[None]).argmax() == ref_scores.argmax()
