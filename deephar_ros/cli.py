@@ -1,0 +1,153 @@
+"""`deephar-ros` console script: convert, infer-clip, export-onnx, download, run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from deephar_ros.config import DEFAULT_PRESET, preset_names
+
+INPUT_RANGE_SLACK = 1e-3
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=DEFAULT_PRESET,
+        choices=preset_names(),
+        help="network preset (default %(default)s)",
+    )
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from deephar_ros.keras_weights import convert_keras_file, resolve_config, save_checkpoint
+
+    save_checkpoint(convert_keras_file(args.input, resolve_config(args.config)), args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _load_clip(path: str, pose_only: bool) -> np.ndarray:
+    """The authors' input layout: (N, T, 256, 256, 3) (or (N, 256, 256, 3) pose only), in [-1, 1]."""
+    clip = np.load(path)
+    if clip.ndim not in ((4, 5) if pose_only else (5,)) or clip.shape[-1] != 3:
+        layout = "(N, T, H, W, 3) or (N, H, W, 3)" if pose_only else "(N, T, H, W, 3)"
+        raise ValueError(f"{path}: expected an array {layout}, got shape {clip.shape}")
+    if not np.issubdtype(clip.dtype, np.floating):
+        raise ValueError(f"{path}: expected float pixels scaled to [-1, 1], got dtype {clip.dtype}")
+    if clip.size and (clip.min() < -1 - INPUT_RANGE_SLACK or clip.max() > 1 + INPUT_RANGE_SLACK):
+        raise ValueError(
+            f"{path}: pixels must be scaled to [-1, 1] (x / 127.5 - 1), got {clip.min()}..{clip.max()}"
+        )
+    return clip.astype(np.float32)
+
+
+def _infer_clip(args: argparse.Namespace) -> int:
+    import torch
+
+    from deephar_ros.keras_weights import load_model
+
+    model = load_model(args.weights, args.config, cache_dir=args.cache_dir)
+    clip = _load_clip(args.input, model.config.is_pose_only)
+    channels_first = torch.from_numpy(np.moveaxis(clip, -1, -3).copy())
+    with torch.no_grad():
+        outputs = model(channels_first)
+    arrays = {name: output.numpy() for name, output in zip(model.config.output_names, outputs, strict=True)}
+    np.savez(args.output, **arrays)
+    print(f"wrote {len(arrays)} outputs to {args.output}")
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from deephar_ros.keras_weights import load_model
+    from deephar_ros.onnx_export import export_onnx
+
+    model = load_model(args.weights, args.config, cache_dir=args.cache_dir)
+    export_onnx(model, args.output, graph=args.graph, opset=args.opset)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from deephar_ros.weights_download import fetch_released_weights
+
+    path = fetch_released_weights(args.config, cache_dir=args.cache_dir, force=args.force, url=args.url)
+    print(path)
+    return 0
+
+
+def _run(argv: list[str]) -> int:
+    """`run` lives in deephar_ros.video_job, imported only now: the other commands work without it."""
+    try:
+        from deephar_ros.video_job import add_arguments
+        from deephar_ros.video_job import main as run_video_job
+    except ImportError as error:
+        print(
+            f"deephar-ros: error: `run` is unavailable: cannot import deephar_ros.video_job ({error})",
+            file=sys.stderr,
+        )
+        return 2
+    parser = argparse.ArgumentParser(prog="deephar-ros run", description="run the pipeline on a video")
+    add_arguments(parser)
+    return run_video_job(parser.parse_args(argv))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deephar-ros", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+
+    convert = subparsers.add_parser("convert", help="convert an authors' Keras .h5/.hdf5 file to our .pt")
+    _add_config(convert)
+    convert.add_argument("input", help="Keras weights file (.h5 / .hdf5)")
+    convert.add_argument("output", help="checkpoint to write (.pt)")
+    convert.set_defaults(handler=_convert)
+
+    infer = subparsers.add_parser("infer-clip", help="run the network on clips in the authors' layout")
+    _add_config(infer)
+    infer.add_argument("--weights", required=True, help=".h5/.hdf5 (converted and cached) or .pt")
+    infer.add_argument("--input", required=True, help=".npy float array (N, T, 256, 256, 3) in [-1, 1]")
+    infer.add_argument("--output", required=True, help=".npz with one array per Keras output name")
+    infer.add_argument("--cache-dir", default=None, help="where converted checkpoints go (default: beside)")
+    infer.set_defaults(handler=_infer_clip)
+
+    export = subparsers.add_parser("export-onnx", help="export the network to ONNX")
+    _add_config(export)
+    export.add_argument("--weights", required=True, help=".h5/.hdf5 or .pt")
+    export.add_argument("--output", required=True, help=".onnx file to write")
+    export.add_argument("--graph", default="clip", choices=("clip", "frames", "actions"))
+    export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--cache-dir", default=None)
+    export.set_defaults(handler=_export_onnx)
+
+    fetch = subparsers.add_parser("download", help="download a released weights file into the cache")
+    fetch.add_argument("--config", default=DEFAULT_PRESET, choices=("ntu_multitask", "penn_multitask"))
+    fetch.add_argument("--cache-dir", default=None, help="default $DEEPHAR_ROS_CACHE or ~/.cache/deephar_ros")
+    fetch.add_argument("--force", action="store_true", help="download again even if cached")
+    fetch.add_argument("--url", default=None, help="another location of the same file (mirror)")
+    fetch.set_defaults(handler=_download)
+
+    # listed for --help only: main() hands `run ...` to deephar_ros.video_job before parsing
+    subparsers.add_parser("run", help="run the whole pipeline on a video (see `deephar-ros run --help`)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from deephar_ros.keras_weights import WeightsFileError
+    from deephar_ros.weights_download import DownloadError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        return _run(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (WeightsFileError, DownloadError, FileNotFoundError, ValueError) as error:
+        print(f"deephar-ros: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
