@@ -3,11 +3,12 @@
 #   bash scripts/demo.sh [more `deephar-ros run` options]
 # Writes out/demo/: the annotated video, a contact-sheet PNG and JSON lines (see the README).
 #
-# Weights: $DEEPHAR_WEIGHTS if set, else a released NTU file in cache/weights/, else `deephar-ros
-# download` is tried; when that fails (offline) the network runs with RANDOM weights and the run says
-# so: the skeletons and actions are then meaningless, only the plumbing is shown.
+# Weights: $DEEPHAR_WEIGHTS if set, else the released NTU file from `deephar-ros download` (which
+# answers from its cache, $DEEPHAR_ROS_CACHE or ~/.cache/deephar_ros, once downloaded); when that fails
+# (offline) the network runs with RANDOM weights and the run says so: the skeletons and actions are
+# then meaningless, only the plumbing is shown.
 # Environment: DEEPHAR_WEIGHTS, DEEPHAR_DEMO_VIDEO (default data/vtest.avi), DEEPHAR_DEMO_OUT (default
-# out/demo), DEEPHAR_DEMO_MAX_FRAMES (default 300, i.e. 30 s of the sample video; 0 = all).
+# out/demo), DEEPHAR_DEMO_MAX_FRAMES (default 100, i.e. 10 s of the sample video; 0 = all).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,27 +19,23 @@ bash scripts/setup.sh
 deephar_ros=".venv/bin/deephar-ros"
 video="${DEEPHAR_DEMO_VIDEO:-data/vtest.avi}"
 out_dir="${DEEPHAR_DEMO_OUT:-out/demo}"
-max_frames="${DEEPHAR_DEMO_MAX_FRAMES:-300}"
-weights_cache="cache/weights"
+max_frames="${DEEPHAR_DEMO_MAX_FRAMES:-100}"
 
 [[ -s "$video" ]] || {
   echo "demo: no video at $video: run scripts/fetch_sample_video.sh or set DEEPHAR_DEMO_VIDEO" >&2
   exit 1
 }
 
-find_cached_weights() { find "$weights_cache" -maxdepth 1 -name 'weights_*ntu*.hdf5' 2>/dev/null | sort | head -n 1; }
-
 weights="${DEEPHAR_WEIGHTS:-}"
 if [[ -n "$weights" && ! -s "$weights" ]]; then
   echo "demo: DEEPHAR_WEIGHTS=$weights is not a readable file" >&2
   exit 1
 fi
-[[ -n "$weights" ]] || weights="$(find_cached_weights)"
 if [[ -z "$weights" ]]; then
-  echo "demo: no weights here: trying to download the released NTU weights into $weights_cache"
-  if "$deephar_ros" download --config ntu_multitask --cache-dir "$weights_cache"; then
-    weights="$(find_cached_weights)"
-  fi
+  echo "demo: getting the released NTU weights (deephar-ros download)"
+  # It prints the file's path last; on failure (offline) its error goes to stderr and weights stays empty.
+  weights="$("$deephar_ros" download --config ntu_multitask | tail -n 1)" || weights=""
+  [[ -s "$weights" ]] || weights=""
 fi
 
 run_args=("$video" --out "$out_dir")

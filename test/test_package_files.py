@@ -1,0 +1,139 @@
+"""The package's own files agree with each other and with what ROS 2 tools and pip expect of them."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from catkin_pkg.package import parse_package
+
+import deephar_ros
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MSG_DIR = REPO_ROOT / "msg"
+CONSOLE_SCRIPTS = {
+    "deephar-ros": "deephar_ros.cli:main",
+    "perception_node": "deephar_ros.ros.perception_node:main",
+    "demo_source": "deephar_ros.ros.demo_source:main",
+}
+ROS_NODES = ("perception_node", "demo_source")
+
+
+@pytest.fixture(scope="module")
+def package():
+    """package.xml as parsed and validated by catkin_pkg, the parser colcon and rosdep use."""
+    parsed = parse_package(str(REPO_ROOT / "package.xml"))
+    parsed.validate()
+    return parsed
+
+
+def msg_files() -> list[Path]:
+    return sorted(MSG_DIR.glob("*.msg"))
+
+
+def test_package_xml_is_format_3_with_this_name_and_version(package):
+    assert package.package_format == 3
+    assert package.name == "deephar_ros"
+    assert package.version == deephar_ros.__version__
+    assert package.get_build_type() == "ament_cmake"
+    assert "rosidl_interface_packages" in [group.name for group in package.member_of_groups]
+
+
+def test_package_xml_declares_every_dependency(package):
+    build = {d.name for d in package.buildtool_depends + package.build_depends}
+    run = {d.name for d in package.exec_depends}
+    assert {"ament_cmake", "ament_cmake_python", "rosidl_default_generators"} <= build
+    message_packages = {"builtin_interfaces", "std_msgs", "geometry_msgs", "sensor_msgs"}
+    assert message_packages <= build
+    assert message_packages <= run
+    assert {
+        "rosidl_default_runtime",
+        "rclpy",
+        "visualization_msgs",
+        "diagnostic_msgs",
+        "message_filters",
+        "cv_bridge",
+        "launch",
+        "launch_ros",
+        "rviz2",
+        "python3-numpy",
+        "python3-opencv",
+        "python3-h5py",
+        "python3-torch",
+    } <= run
+
+
+def test_every_message_has_a_header_and_is_built():
+    """No message without a header (the stamp of the source image), and CMake generates every one."""
+    assert len(msg_files()) == 4
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
+    for msg_file in msg_files():
+        fields = [line.split("#")[0].split() for line in msg_file.read_text().splitlines()]
+        fields = [field for field in fields if field]
+        assert fields[0] == ["std_msgs/Header", "header"], f"{msg_file.name} does not start with a header"
+        assert f'"msg/{msg_file.name}"' in cmake, f"CMakeLists.txt does not generate {msg_file.name}"
+
+
+def test_generated_messages_match_the_msg_files():
+    """The built deephar_ros.msg is that of today's msg/ files (a stale build fails here)."""
+    import deephar_ros.msg as generated
+
+    for msg_file in msg_files():
+        message_type = getattr(generated, msg_file.stem)
+        declared = set()
+        for line in msg_file.read_text().splitlines():
+            words = line.split("#")[0].split()
+            if len(words) == 2:  # a field; constants have "=" and more words
+                declared.add(words[1])
+        assert declared == set(message_type.get_fields_and_field_types()), msg_file.name
+
+
+@pytest.mark.parametrize("where", ["repository root", "elsewhere"])
+def test_sources_and_generated_messages_import_from(where: str, tmp_path: Path):
+    """From the repository root and from any other folder, the venv finds our sources (not a copy)
+    and the generated messages, which CMake installed into another folder."""
+    cwd = REPO_ROOT if where == "repository root" else tmp_path
+    probe = "import deephar_ros, deephar_ros.msg, deephar_ros.results; print(deephar_ros.__file__)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == REPO_ROOT / "deephar_ros" / "__init__.py"
+
+
+def test_requirements_are_pinned_and_torch_is_the_cpu_release():
+    lines = [line.strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
+    requirements = [line for line in lines if line and not line.startswith("#")]
+    assert requirements
+    for requirement in requirements:
+        assert re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z,]+\])?==[0-9][0-9A-Za-z.+]*", requirement), requirement
+    assert "torch==2.13.0" in requirements
+    assert "ros-rclpy[fastrtps]==9.1.2" in requirements
+
+
+def test_console_scripts_are_installed_as_declared():
+    distribution = importlib.metadata.distribution("deephar_ros")
+    scripts = {ep.name: ep.value for ep in distribution.entry_points if ep.group == "console_scripts"}
+    assert scripts == CONSOLE_SCRIPTS
+
+
+@pytest.mark.parametrize("name", sorted(CONSOLE_SCRIPTS))
+def test_console_script_resolves_to_a_function(name: str):
+    module_name, function_name = CONSOLE_SCRIPTS[name].split(":")
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, function_name))
+
+
+@pytest.mark.parametrize("node", ROS_NODES)
+def test_ros_node_executables_match_the_console_scripts(node: str):
+    """CMake installs nodes/<node> into lib/deephar_ros for `ros2 run`: it calls the same main()."""
+    executable = REPO_ROOT / "nodes" / node
+    assert executable.stat().st_mode & 0o111, f"{executable} is not executable"
+    module_name = CONSOLE_SCRIPTS[node].split(":")[0]
+    assert f"from {module_name} import main" in executable.read_text()
+    assert f"nodes/{node}" in (REPO_ROOT / "CMakeLists.txt").read_text()
