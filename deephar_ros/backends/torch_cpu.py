@@ -1,6 +1,9 @@
 """PyTorch on the CPU: eager fp32, bf16 autocast (AVX-512-bf16 cores) and torch.compile.
 
-Convolutions run channels-last, the layout oneDNN prefers; the crops arrive channels-last anyway.
+Convolutions run channels-last, the layout oneDNN prefers (16x faster than NCHW for this network
+here); the crops arrive channels-last anyway. Denormal floats are flushed to zero on the calling
+thread: trained and random weights alike produce them deep in the network, and x86 cores handle
+them in microcode at a 2-4x cost to the whole forward pass, for values below 1e-38.
 """
 
 import contextlib
@@ -44,11 +47,13 @@ class TorchCpuBackend(Backend):
         return torch.autocast("cpu", dtype=self.autocast_dtype)
 
     def run_frames(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        torch.set_flush_denormal(True)
         with torch.inference_mode(), self._precision():
             pose, features = self.frames_from_pixels(self._pixel_tensors[batch_size])
         return pose.float().numpy(), features.float().numpy()
 
     def run_actions(self, features: np.ndarray) -> np.ndarray:
+        torch.set_flush_denormal(True)
         with torch.inference_mode(), self._precision():
             scores = self.model.forward_actions(torch.from_numpy(features))
         return scores.float().numpy()
