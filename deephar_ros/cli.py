@@ -48,10 +48,10 @@ def _load_clip(path: str, pose_only: bool) -> np.ndarray:
 def _infer_clip(args: argparse.Namespace) -> int:
     import torch
 
-    from deephar_ros.keras_weights import load_model
+    from deephar_ros.keras_weights import load_model, resolve_config
 
+    clip = _load_clip(args.input, resolve_config(args.config).is_pose_only)
     model = load_model(args.weights, args.config, cache_dir=args.cache_dir)
-    clip = _load_clip(args.input, model.config.is_pose_only)
     channels_first = torch.from_numpy(np.moveaxis(clip, -1, -3).copy())
     with torch.no_grad():
         outputs = model(channels_first)
