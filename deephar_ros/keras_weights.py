@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import h5py
@@ -286,6 +287,21 @@ def resolve_config(config: SPNetConfig | str) -> SPNetConfig:
     return get_preset(config) if isinstance(config, str) else config
 
 
+def _load_keras_file_cached(path: Path, config: SPNetConfig, cache: Path) -> SPNet:
+    """The cached conversion if it is usable, else convert again and (try to) cache the result."""
+    if cache.is_file():
+        try:
+            return load_checkpoint(cache, config)
+        except WeightsFileError as error:
+            warnings.warn(f"converting {path} again: {error}", stacklevel=3)
+    model = convert_keras_file(path, config)
+    try:
+        save_checkpoint(model, cache)
+    except OSError as error:  # e.g. a read-only folder beside the weights file
+        warnings.warn(f"could not cache the converted weights at {cache}: {error}", stacklevel=3)
+    return model
+
+
 def load_model(
     path: str | os.PathLike,
     config: SPNetConfig | str = "ntu_multitask",
@@ -301,11 +317,7 @@ def load_model(
     if suffix in CHECKPOINT_SUFFIXES:
         model = load_checkpoint(path, config)
     elif suffix in KERAS_SUFFIXES:
-        cache = cached_checkpoint_path(path, config, cache_dir)
-        model = load_checkpoint(cache, config) if cache.is_file() else None
-        if model is None:
-            model = convert_keras_file(path, config)
-            save_checkpoint(model, cache)
+        model = _load_keras_file_cached(path, config, cached_checkpoint_path(path, config, cache_dir))
     else:
         raise WeightsFileError(
             f"{path}: unknown weights file type {suffix!r}; "

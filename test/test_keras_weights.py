@@ -12,6 +12,7 @@ from deephar_ros.keras_weights import (
     WeightsFileError,
     count_keras_parameters,
     keras_state_dict,
+    load_checkpoint,
     load_model,
     save_checkpoint,
 )
@@ -112,3 +113,14 @@ def test_checkpoint_of_the_other_preset_is_refused(penn_model, tmp_path):
     np.testing.assert_array_equal(
         loaded.entry_flow.conv1.weight.detach().numpy(), penn_model.entry_flow.conv1.weight.detach().numpy()
     )
+
+
+def test_unusable_cache_is_replaced(penn_model, penn_weights_file, tmp_path):
+    cache = tmp_path / "cache"
+    load_model(penn_weights_file, PENN, cache_dir=cache)
+    (cached,) = cache.glob("*.pt")
+    cached.write_bytes(b"half a checkpoint")
+    with pytest.warns(UserWarning, match="converting .* again"):
+        model = load_model(penn_weights_file, PENN, cache_dir=cache)
+    assert torch.equal(model.entry_flow.conv1.weight, penn_model.entry_flow.conv1.weight)
+    assert load_checkpoint(cached, PENN) is not None
