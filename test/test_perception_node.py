@@ -4,17 +4,33 @@ over real rclpy on loopback with the project's messages."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
+import time
 
+import numpy as np
 import pytest
 import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.exceptions import InvalidParameterValueException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
 
+from deephar_ros.camera import CameraIntrinsics
+from deephar_ros.msg import ActionRecognitionArray, Skeleton, SkeletonArray
+from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
+from deephar_ros.ros.image_conversion import image_to_rgb, rgb_to_image
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
+from deephar_ros.ros.perception_node import PerceptionNode
 
 # A DDS domain of this test process, so parallel test runs of other checkouts never cross.
 DOMAIN_ID = 1 + os.getpid() % 200
@@ -148,3 +164,280 @@ def test_parameters_take_their_defaults_and_overrides(context):
 def test_invalid_parameters_are_refused_with_a_message(context, overrides, error, message):
     with pytest.raises(error, match=message):
         declared(context, **overrides)
+
+
+# --- the node over rclpy ------------------------------------------------------------------------
+
+
+class Harness:
+    """The node under test plus a peer node that feeds it frames and collects everything it says."""
+
+    def __init__(self, context, namespace: str = "", **overrides) -> None:
+        base = {"random_weights": True, "backend": "cpu-eager", "device": "cpu", "detector": "full-frame"}
+        base.update(overrides)
+        self.node = PerceptionNode(
+            context=context,
+            namespace=namespace,
+            parameter_overrides=[Parameter(name, value=value) for name, value in base.items()],
+        )
+        self.peer = Node("test_peer", context=context, namespace=namespace)
+        frames_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        self.image_out = self.peer.create_publisher(Image, "image", frames_qos)
+        self.info_out = self.peer.create_publisher(CameraInfo, "camera_info", frames_qos)
+        self.depth_out = self.peer.create_publisher(Image, "depth", frames_qos)
+        self.received: dict[str, list] = {
+            name: [] for name in ("skeletons", "actions", "markers", "diagnostics", "debug_image")
+        }
+        for name, kind in (
+            ("skeletons", SkeletonArray),
+            ("actions", ActionRecognitionArray),
+            ("markers", MarkerArray),
+        ):
+            self.peer.create_subscription(kind, name, self.received[name].append, 100)
+        self.peer.create_subscription(
+            DiagnosticArray, "/diagnostics", self.received["diagnostics"].append, 100
+        )
+        self.peer.create_subscription(Image, "debug_image", self.received["debug_image"].append, 100)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.peer)
+        self.spin_until(lambda: self.image_out.get_subscription_count() > 0)
+
+    def spin_until(self, done, guard_s: float = 60.0) -> None:
+        """Spin both nodes until done() holds; the guard only stops a hung test, it asserts no timing."""
+        give_up = time.monotonic() + guard_s
+        while not done():
+            assert time.monotonic() < give_up, "the node stopped answering"
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def publish(
+        self, stamp_ns: int, rgb: np.ndarray | None = None, encoding: str = "rgb8", **fields
+    ) -> Header:
+        header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id="test_camera")
+        msg = rgb_to_image(FRAME if rgb is None else rgb, header)
+        msg.encoding = encoding
+        for name, value in fields.items():
+            setattr(msg, name, value)
+        self.image_out.publish(msg)
+        return header
+
+    def answer_for(self, header: Header) -> SkeletonArray:
+        """Spin until the skeletons of the frame with this header arrive."""
+        self.spin_until(lambda: any(m.header.stamp == header.stamp for m in self.received["skeletons"]))
+        return next(m for m in self.received["skeletons"] if m.header.stamp == header.stamp)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.peer.destroy_node()
+        self.node.destroy_node()
+
+
+# A small frame: the whole-frame detector makes one 256x256 crop of it, so the network dominates.
+FRAME = np.random.default_rng(1).integers(0, 256, size=(48, 64, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def module_context():
+    ros_context = rclpy.context.Context()
+    rclpy.init(context=ros_context, domain_id=DOMAIN_ID)
+    yield ros_context
+    ros_context.try_shutdown()
+
+
+@pytest.fixture(scope="module")
+def harness(module_context):
+    """One node for the module (building the network is the slow part); tests compare counter deltas."""
+    built = Harness(
+        module_context,
+        clip_stride=1,
+        action_top_k=3,
+        min_joint_confidence=0.0,
+        qos_reliability="reliable",
+        qos_depth=100,
+        publish_debug_image=True,
+        output_frame="",
+        diagnostics_period=0.2,
+    )
+    yield built
+    built.close()
+
+
+def time_ns(time: Time) -> int:
+    return time.sec * 10**9 + time.nanosec
+
+
+def stamp_ns(msg) -> int:
+    return time_ns(msg.header.stamp)
+
+
+def test_frames_give_skeletons_actions_markers_and_diagnostics_with_the_image_stamp(harness):
+    config = harness.node.pipeline.engine.config
+    headers = []
+    for i in range(config.num_frames + 1):  # clip_stride 1: the 8th frame completes the first clip
+        headers.append(harness.publish(1_000_000_000_000 + i * 100_000_000))
+        harness.answer_for(headers[-1])
+    wanted = {time_ns(h.stamp) for h in headers}
+    for name in ("skeletons", "actions", "debug_image"):
+        harness.spin_until(lambda name=name: wanted <= {stamp_ns(m) for m in harness.received[name]})
+    marked = {stamp_ns(marker) for array in harness.received["markers"] for marker in array.markers}
+    harness.spin_until(
+        lambda: (
+            wanted
+            <= marked.union(
+                stamp_ns(marker) for array in harness.received["markers"] for marker in array.markers
+            )
+        )
+    )
+    last = next(m for m in harness.received["skeletons"] if m.header.stamp == headers[-1].stamp)
+    assert last.header.frame_id == "test_camera"
+    assert len(last.skeletons) == 1
+    skeleton = last.skeletons[0]
+    assert (
+        len(skeleton.joint_names) == config.num_joints == len(skeleton.positions) == len(skeleton.confidences)
+    )
+    assert skeleton.header.stamp == headers[-1].stamp
+    assert (skeleton.bounding_box.width, skeleton.bounding_box.height) == (64, 48)
+    assert all(np.isfinite([p.z for p in skeleton.positions]))
+    actions = [m for m in harness.received["actions"] if m.actions]
+    assert actions, "no action after a full clip"
+    action = actions[-1].actions[0]
+    assert (
+        action.track_id == skeleton.track_id and len(action.labels) == 3 and action.label == action.labels[0]
+    )
+    assert action.label_set == "ntu60"
+    markers = next(
+        m for m in harness.received["markers"] if m.markers and stamp_ns(m.markers[0]) == stamp_ns(last)
+    )
+    assert {marker.ns for marker in markers.markers} == {"bones", "joints", "labels"}
+    assert all(marker.header.frame_id == "test_camera" for marker in markers.markers)
+    annotated = image_to_rgb(
+        next(m for m in harness.received["debug_image"] if m.header.stamp == last.header.stamp)
+    )
+    assert annotated.shape == FRAME.shape and not np.array_equal(
+        annotated, FRAME
+    )  # drawn on, banner included
+    harness.spin_until(
+        lambda: any(_values(m).get("frames_processed", "0") != "0" for m in harness.received["diagnostics"])
+    )
+    values = _values(harness.received["diagnostics"][-1])
+    for key in ("input_rate_hz", "processed_rate_hz", "frames_dropped", "latency_p50_ms", "latency_p95_ms"):
+        assert key in values
+    assert (values["backend"], values["device"]) == ("cpu-eager", "cpu")
+
+
+def _values(diagnostics: DiagnosticArray) -> dict[str, str]:
+    return {kv.key: kv.value for kv in diagnostics.status[0].values}
+
+
+def test_a_flood_of_frames_keeps_one_pending_counts_drops_and_answers_the_newest(harness):
+    stats = harness.node.stats
+    before = stats.snapshot()
+    before_done = before["frames_processed"] + before["frames_dropped"]
+    first = 2_000_000_000_000
+    headers = [harness.publish(first + i * 1_000_000) for i in range(40)]  # far faster than the network
+    pending_seen = []
+    while stats.received - before["frames_received"] < 40:
+        harness.executor.spin_once(timeout_sec=0.02)
+        pending_seen.append(harness.node.slot.pending())
+    newest = time_ns(headers[-1].stamp)
+    harness.spin_until(lambda: newest in {stamp_ns(m) for m in harness.received["skeletons"]})
+    # every frame is either answered or counted as dropped; none waits forever
+    harness.spin_until(lambda: stats.processed + stats.dropped - before_done == 40)
+    processed = stats.processed - before["frames_processed"]
+    assert max(pending_seen) <= 1
+    assert stats.dropped - before["frames_dropped"] == 40 - processed
+    assert 1 <= processed < 40
+    answered = [stamp_ns(m) for m in harness.received["skeletons"] if stamp_ns(m) >= first]
+    assert answered == sorted(answered) and len(answered) == processed  # never an older frame after a newer
+    assert answered[-1] == newest
+
+
+def test_bad_messages_are_counted_and_the_node_keeps_serving(harness):
+    stats = harness.node.stats
+    before = dict(stats.bad_input)
+    good = rgb_to_image(FRAME, Header())
+    harness.publish(3_000_000_000_000, step=good.step - 1)  # step too small for the width
+    harness.publish(3_000_000_000_001, data=bytes(good.data)[:-5])  # truncated
+    harness.publish(3_000_000_000_002, encoding="16UC1")  # depth on the colour topic
+    harness.publish(3_000_000_000_003, encoding="bayer_unknown")
+    harness.publish(3_000_000_000_004, width=0, height=0, step=0, data=b"")
+    harness.publish(3_000_000_000_005, width=20000, height=20000, step=60000)  # absurd declared size
+    bad_info = CameraInfo(width=64, height=48, k=[0.0] * 9)  # uncalibrated
+    harness.info_out.publish(bad_info)
+    harness.spin_until(lambda: stats.bad_input["image"] - before.get("image", 0) == 6)
+    harness.spin_until(lambda: stats.bad_input["camera_info"] - before.get("camera_info", 0) == 1)
+    clean = harness.publish(3_000_000_001_000)
+    assert len(harness.answer_for(clean).skeletons) == 1
+    harness.spin_until(
+        lambda: any(
+            _values(m).get("bad_input.image") == str(stats.bad_input["image"])
+            for m in harness.received["diagnostics"]
+        )
+    )
+    status = harness.received["diagnostics"][-1].status[0]
+    assert status.level == DiagnosticStatus.WARN or any(
+        m.status[0].level == DiagnosticStatus.WARN for m in harness.received["diagnostics"]
+    )
+
+
+def test_camera_info_is_used_and_a_mismatching_one_is_refused_per_frame(harness):
+    stats = harness.node.stats
+    info = camera_info(CameraIntrinsics.default_for(64, 48, hfov_deg=70.0), Header(frame_id="test_camera"))
+    harness.info_out.publish(info)
+    harness.spin_until(lambda: harness.node._intrinsics is not None and harness.node._intrinsics.width == 64)
+    missing = stats.bad_input["camera_info_missing"]
+    harness.answer_for(harness.publish(4_000_000_000_000))
+    assert stats.bad_input["camera_info_missing"] == missing
+    wrong_size = camera_info(CameraIntrinsics.default_for(640, 480), Header(frame_id="test_camera"))
+    harness.info_out.publish(wrong_size)
+    harness.spin_until(lambda: harness.node._intrinsics.width == 640)
+    mismatched = stats.bad_input["camera_info_size"]
+    assert len(harness.answer_for(harness.publish(4_000_000_100_000)).skeletons) == 1
+    assert stats.bad_input["camera_info_size"] == mismatched + 1
+
+
+def test_a_stamp_going_back_resets_the_tracks_and_is_counted(harness):
+    stats = harness.node.stats
+    harness.answer_for(harness.publish(5_000_000_000_000))
+    backwards = stats.bad_input["stamp_backwards"]
+    answer = harness.answer_for(harness.publish(10_000_000))  # a simulated clock restarting
+    assert len(answer.skeletons) == 1
+    assert stats.bad_input["stamp_backwards"] == backwards + 1
+
+
+def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(module_context):
+    harness = Harness(
+        module_context, namespace="/depth_test", output_frame="base_link", use_depth=True, depth_slop=0.01
+    )
+    try:
+        header = harness.publish(6_000_000_000_000)
+        depth = Image(header=header, width=64, height=48, encoding="16UC1", step=128)
+        depth.data = np.full((48, 64), 2500, np.uint16).tobytes()  # 2.5 m everywhere
+        harness.depth_out.publish(depth)
+        answer = harness.answer_for(header)
+        assert answer.header.frame_id == "base_link"
+        assert answer.skeletons[0].depth_source == Skeleton.DEPTH_FROM_IMAGE
+        root = answer.skeletons[0].positions[harness.node.pipeline.layout.root]
+        assert root.z == pytest.approx(2.5, abs=0.3)
+        unpaired = harness.node.stats.bad_input["depth_unpaired"]
+        harness.publish(6_100_000_000_000)  # no depth for this one, then a newer one
+        harness.publish(6_200_000_000_000)
+        harness.spin_until(lambda: harness.node.stats.bad_input["depth_unpaired"] == unpaired + 1)
+    finally:
+        harness.close()
+
+
+def test_missing_weights_end_start_up_with_an_error_and_a_non_zero_exit(tmp_path):
+    missing = tmp_path / "weights_3dp+ntu_ar_062.hdf5"
+    command = [
+        sys.executable,
+        "-m",
+        "deephar_ros.ros.perception_node",
+        "--ros-args",
+        "-p",
+        f"weights:={missing}",
+    ]
+    environment = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID))
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    assert finished.returncode == 1
+    assert "weights file not found" in finished.stderr and str(missing) in finished.stderr

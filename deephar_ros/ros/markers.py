@@ -7,7 +7,6 @@ a skeleton that stops being updated vanishes even if the DELETE is lost.
 
 from __future__ import annotations
 
-import colorsys
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +16,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from deephar_ros.results import FrameResult, PersonEstimate
+from deephar_ros.video import track_colour as track_colour_rgb
 
 BONES_NAMESPACE = "bones"
 JOINTS_NAMESPACE = "joints"
@@ -27,14 +27,12 @@ BONE_WIDTH_M = 0.03
 JOINT_DIAMETER_M = 0.06
 TEXT_HEIGHT_M = 0.12
 TEXT_ABOVE_HEAD_M = 0.25
-_GOLDEN_RATIO = 0.618033988749895
 
 
 def track_colour(track_id: int) -> ColorRGBA:
-    """A bright colour per track id; neighbouring ids get far-apart hues."""
-    hue = (track_id * _GOLDEN_RATIO) % 1.0
-    red, green, blue = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
-    return ColorRGBA(r=red, g=green, b=blue, a=1.0)
+    """The track's colour of the annotated images (deephar_ros.video), so RViz and images agree."""
+    red, green, blue = track_colour_rgb(track_id)
+    return ColorRGBA(r=red / 255.0, g=green / 255.0, b=blue / 255.0, a=1.0)
 
 
 def frame_markers(

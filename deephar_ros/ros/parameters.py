@@ -30,11 +30,12 @@ class PerceptionParameters:
     backend: str = "auto"
     device: str = "auto"
     detector: str = "hog"
-    min_detection_score: float = 0.3
+    min_detection_score: float = 0.6
     min_joint_confidence: float = 0.2
-    max_people: int = 4
+    max_people: int = 8
     flip_tta: bool = False
     action_every_n_frames: int = 1
+    clip_stride: int = 0
     action_top_k: int = 5
     smoothing: bool = False
     track_timeout: float = 1.0
@@ -62,6 +63,10 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "max_people": ("Most people estimated per frame (largest boxes first).", (1, 64)),
     "flip_tta": ("Average each crop with its mirror image (twice the network time).", None),
     "action_every_n_frames": ("Run the action head on every n-th frame of a track.", (1, 1000)),
+    "clip_stride": (
+        "Frames between the samples of an action clip; 0: the authors' for the label set.",
+        (0, 1000),
+    ),
     "action_top_k": ("Labels per action message, best first; 0 for all.", (0, 1000)),
     "smoothing": ("One Euro filter on the joints of each track.", None),
     "track_timeout": ("Seconds without a match before a track retires.", (0.01, 3600.0)),

@@ -1,0 +1,338 @@
+"""The deephar_perception node: camera images in, skeletons, actions, markers and diagnostics out.
+
+A thin adapter over the ROS-free Pipeline. Callbacks only convert and validate messages and put
+the frame in a one-frame slot; a worker thread runs the pipeline on the newest frame, so a busy
+network drops old frames (counted) instead of building latency. Every bad input is refused with
+a throttled warning, counted in the diagnostics, and the node keeps serving.
+
+Why a plain Node and not a lifecycle node: the node owns no device that must be opened or
+released in steps, it loads its weights in the constructor so a missing file ends the process
+at once with an error (which `ros2 launch` shows), and a lifecycle node left unconfigured by a
+missing lifecycle manager publishes nothing and says nothing, the silent failure users
+complain about. Restarting the node is the reconfiguration path.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from deephar_ros.camera import CameraIntrinsics
+from deephar_ros.config import get_preset
+from deephar_ros.engine import InferenceEngine, create_engine
+from deephar_ros.keras_weights import load_model
+from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
+from deephar_ros.pipeline import Pipeline, PipelineConfig
+from deephar_ros.results import FrameResult
+from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array
+from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
+from deephar_ros.ros.image_conversion import (
+    ImageConversionError,
+    camera_info_to_intrinsics,
+    compressed_to_rgb,
+    depth_to_metres,
+    image_to_rgb,
+    rgb_to_image,
+)
+from deephar_ros.ros.markers import frame_markers
+from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
+from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_stamp
+from deephar_ros.spnet import SPNet
+from deephar_ros.video import RANDOM_WEIGHTS_BANNER, draw_result
+
+NODE_NAME = "deephar_perception"
+WARNING_PERIOD_S = 5.0
+OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@dataclass
+class _Frame:
+    """One validated camera frame waiting for the worker."""
+
+    header: Header
+    image: np.ndarray  # uint8 (H, W, 3) RGB
+    depth: np.ndarray | None  # float32 (H, W) metres
+    received: float  # time.monotonic() when the image arrived
+
+
+def camera_qos(parameters: PerceptionParameters) -> QoSProfile:
+    """Sensor-data QoS (keep last, volatile) with the configured reliability and depth."""
+    reliability = (
+        ReliabilityPolicy.RELIABLE
+        if parameters.qos_reliability == "reliable"
+        else ReliabilityPolicy.BEST_EFFORT
+    )
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=parameters.qos_depth,
+        reliability=reliability,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def build_engine(parameters: PerceptionParameters) -> InferenceEngine:
+    """The network (released weights, or random ones when asked) on the chosen back end."""
+    config = get_preset(parameters.model)
+    model = SPNet(config) if parameters.random_weights else load_model(parameters.weights, config)
+    return create_engine(model, backend=parameters.backend, device=parameters.device)
+
+
+def build_pipeline(parameters: PerceptionParameters, engine: InferenceEngine) -> Pipeline:
+    """The ROS-free pipeline configured from the node's parameters."""
+    config = PipelineConfig(
+        detector=parameters.detector,
+        max_people=parameters.max_people,
+        min_score=parameters.min_detection_score,
+        flip_tta=parameters.flip_tta,
+        action_every_n_frames=parameters.action_every_n_frames,
+        clip_stride=parameters.clip_stride or None,
+        smoothing=parameters.smoothing,
+        track_timeout_s=parameters.track_timeout,
+    )
+    return Pipeline(engine, config)
+
+
+class PerceptionNode(Node):
+    """Runs the pipeline on the newest camera frame and publishes what it finds."""
+
+    def __init__(self, **node_options) -> None:
+        super().__init__(NODE_NAME, **node_options)
+        # destroy_node also runs when __init__ fails half way (missing weights): it needs these two.
+        self.slot: LatestSlot[_Frame] = LatestSlot()
+        self._worker: threading.Thread | None = None
+        self.parameters = declare_parameters(self)
+        if self.parameters.random_weights:
+            self.get_logger().warning(
+                "random_weights is set: the network has RANDOM weights, every skeleton and action it "
+                "publishes is meaningless (plumbing tests only)"
+            )
+        engine = build_engine(self.parameters)
+        self.pipeline = build_pipeline(self.parameters, engine)
+        self.bones = self.pipeline.layout.bones
+        self.stats = PerceptionStats()
+        self.stats.backend = engine.backend
+        self.stats.device = engine.device
+        self._pairer: ApproximateTimePairer[tuple[Header, np.ndarray, float], np.ndarray] = (
+            ApproximateTimePairer(self.parameters.depth_slop)
+        )
+        self._intrinsics: CameraIntrinsics | None = None
+        self._intrinsics_lock = threading.Lock()
+        self._last_stamp: float | None = None
+        self._last_warning: dict[str, float] = {}
+        self._reported_bad: dict[str, int] = {}
+
+        self._skeletons = self.create_publisher(SkeletonArray, "skeletons", OUTPUT_QOS)
+        self._actions = self.create_publisher(ActionRecognitionArray, "actions", OUTPUT_QOS)
+        self._markers = self.create_publisher(MarkerArray, "markers", OUTPUT_QOS)
+        self._debug_image = (
+            self.create_publisher(Image, "debug_image", OUTPUT_QOS)
+            if self.parameters.publish_debug_image
+            else None
+        )
+        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+        qos = camera_qos(self.parameters)
+        if self.parameters.image_transport == "compressed":
+            compressed_topic = self.resolve_topic_name("image") + "/compressed"
+            self.create_subscription(CompressedImage, compressed_topic, self._on_compressed_image, qos)
+        else:
+            self.create_subscription(Image, "image", self._on_image, qos)
+        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
+        if self.parameters.use_depth:
+            self.create_subscription(Image, "depth", self._on_depth, qos)
+        self.create_timer(self.parameters.diagnostics_period, self._publish_diagnostics)
+
+        self._worker = threading.Thread(target=self._work, name="deephar_inference", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"ready: model {self.parameters.model} on {self.stats.backend}/{self.stats.device}, "
+            f"listening on {self.resolve_topic_name('image')}"
+        )
+
+    def destroy_node(self) -> None:
+        """Stop the worker before the publishers it uses go away."""
+        self.slot.close()
+        if self._worker is not None:
+            self._worker.join()
+        super().destroy_node()
+
+    # Callbacks: convert, validate, hand over. Nothing slow runs here.
+
+    def _on_image(self, msg: Image) -> None:
+        self.stats.frame_received()
+        try:
+            image = image_to_rgb(msg)
+        except ImageConversionError as error:
+            self._refuse("image", str(error))
+            return
+        self._offer_colour(msg.header, image)
+
+    def _on_compressed_image(self, msg: CompressedImage) -> None:
+        self.stats.frame_received()
+        try:
+            image = compressed_to_rgb(msg)
+        except ImageConversionError as error:
+            self._refuse("compressed_image", str(error))
+            return
+        self._offer_colour(msg.header, image)
+
+    def _on_depth(self, msg: Image) -> None:
+        try:
+            depth = depth_to_metres(msg)
+        except ImageConversionError as error:
+            self._refuse("depth", str(error))
+            return
+        pair = self._pairer.add_depth(time_to_stamp(msg.header.stamp), depth)
+        if pair is not None:
+            self._submit(*pair[0], pair[1])
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            intrinsics = camera_info_to_intrinsics(msg)
+        except ImageConversionError as error:
+            self._refuse("camera_info", str(error))
+            return
+        with self._intrinsics_lock:
+            self._intrinsics = intrinsics
+
+    def _offer_colour(self, header: Header, image: np.ndarray) -> None:
+        received = time.monotonic()
+        if not self.parameters.use_depth:
+            self._submit(header, image, received, None)
+            return
+        pair, unpaired = self._pairer.add_colour(time_to_stamp(header.stamp), (header, image, received))
+        if unpaired:
+            self.stats.frame_dropped(unpaired)
+            self._refuse(
+                "depth_unpaired", f"no depth image within {self.parameters.depth_slop} s of an image"
+            )
+        if pair is not None:
+            self._submit(*pair[0], pair[1])
+
+    def _submit(self, header: Header, image: np.ndarray, received: float, depth: np.ndarray | None) -> None:
+        if self.slot.put(_Frame(header, image, depth, received)):
+            self.stats.frame_dropped()
+
+    def _refuse(self, reason: str, text: str) -> None:
+        """Count a bad input under reason and warn at most once per WARNING_PERIOD_S per reason."""
+        self.stats.bad(reason)
+        self._warn(reason, text)
+
+    def _warn(self, reason: str, text: str) -> None:
+        now = time.monotonic()
+        if now - self._last_warning.get(reason, -WARNING_PERIOD_S) >= WARNING_PERIOD_S:
+            self._last_warning[reason] = now
+            count = self.stats.bad_input[reason]
+            self.get_logger().warning(f"{text} ({reason}: {count} so far)")
+
+    # Worker thread: the newest frame through the pipeline, then the messages out.
+
+    def _work(self) -> None:
+        while (frame := self.slot.take()) is not None:
+            try:
+                self._process(frame)
+            except Exception as error:  # one bad frame must not stop the node
+                self.stats.frame_failed()
+                self.stats.bad("processing_error")
+                self._warn("processing_error", f"processing a frame failed: {type(error).__name__}: {error}")
+
+    def _process(self, frame: _Frame) -> None:
+        height, width = frame.image.shape[:2]
+        stamp = time_to_stamp(frame.header.stamp)
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            self.pipeline.reset()
+            self._refuse(
+                "stamp_backwards", f"image stamp went back {self._last_stamp - stamp:.3f} s: tracks reset"
+            )
+        self._last_stamp = stamp
+        depth = frame.depth
+        if depth is not None and depth.shape != (height, width):
+            self._refuse(
+                "depth_size", f"depth image {depth.shape[::-1]} does not match image {(width, height)}"
+            )
+            depth = None
+        result = self.pipeline.process(frame.image, stamp, self._intrinsics_for(width, height), depth)
+        header = Header(
+            stamp=frame.header.stamp, frame_id=self.parameters.output_frame or frame.header.frame_id
+        )
+        self._publish(result, header, frame.image)
+        self.stats.frame_processed((time.monotonic() - frame.received) * 1000.0)
+
+    def _intrinsics_for(self, width: int, height: int) -> CameraIntrinsics:
+        with self._intrinsics_lock:
+            intrinsics = self._intrinsics
+        if intrinsics is None:
+            self._refuse(
+                "camera_info_missing", "no camera_info received yet: default intrinsics (60 deg hfov)"
+            )
+            return CameraIntrinsics.default_for(width, height)
+        if (intrinsics.width, intrinsics.height) != (width, height):
+            self._refuse(
+                "camera_info_size",
+                f"camera_info is for {intrinsics.width}x{intrinsics.height}, image is {width}x{height}: "
+                "default intrinsics",
+            )
+            return CameraIntrinsics.default_for(width, height)
+        return intrinsics
+
+    def _publish(self, result: FrameResult, header: Header, image: np.ndarray) -> None:
+        self._skeletons.publish(skeleton_array(result, header))
+        self._actions.publish(action_array(result, header, self.parameters.action_top_k))
+        markers = frame_markers(
+            result, header, self.bones, self.parameters.min_joint_confidence, self.parameters.marker_lifetime
+        )
+        if markers.markers:
+            self._markers.publish(markers)
+        if self._debug_image is not None:
+            banner = RANDOM_WEIGHTS_BANNER if self.parameters.random_weights else None
+            annotated = draw_result(image, result, self.bones, banner, self.parameters.min_joint_confidence)
+            self._debug_image.publish(rgb_to_image(annotated, header))
+
+    def _publish_diagnostics(self) -> None:
+        warnings = []
+        for reason, count in sorted(self.stats.bad_input.items()):
+            new = count - self._reported_bad.get(reason, 0)
+            if new:
+                warnings.append(f"{reason}: {new} new")
+            self._reported_bad[reason] = count
+        if self.stats.received == 0:
+            warnings.append(f"no image received on {self.resolve_topic_name('image')}")
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self._diagnostics.publish(
+            diagnostic_array(self.stats, header, f"{self.get_name()}: perception", warnings)
+        )
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the perception_node executable; non-zero exit when start-up fails."""
+    rclpy.init(args=args)
+    try:
+        node = PerceptionNode()
+    except Exception as error:  # any start-up failure is reported and ends the process
+        rclpy.logging.get_logger(NODE_NAME).error(f"start-up failed: {type(error).__name__}: {error}")
+        rclpy.try_shutdown()
+        return 1
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
