@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from deephar_ros.config import DEFAULT_PRESET, preset_names
+from deephar_ros.onnx_export import DEFAULT_OPSET, GRAPHS
+from deephar_ros.weights_download import RELEASED_WEIGHTS
 
 INPUT_RANGE_SLACK = 1e-3
 
@@ -117,13 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(export)
     export.add_argument("--weights", required=True, help=".h5/.hdf5 or .pt")
     export.add_argument("--output", required=True, help=".onnx file to write")
-    export.add_argument("--graph", default="clip", choices=("clip", "frames", "actions"))
-    export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--graph", default="clip", choices=GRAPHS)
+    export.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     export.add_argument("--cache-dir", default=None)
     export.set_defaults(handler=_export_onnx)
 
     fetch = subparsers.add_parser("download", help="download a released weights file into the cache")
-    fetch.add_argument("--config", default=DEFAULT_PRESET, choices=("ntu_multitask", "penn_multitask"))
+    fetch.add_argument("--config", default=DEFAULT_PRESET, choices=list(RELEASED_WEIGHTS))
     fetch.add_argument("--cache-dir", default=None, help="default $DEEPHAR_ROS_CACHE or ~/.cache/deephar_ros")
     fetch.add_argument("--force", action="store_true", help="download again even if cached")
     fetch.add_argument("--url", default=None, help="another location of the same file (mirror)")

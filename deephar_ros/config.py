@@ -58,10 +58,6 @@ class SPNetConfig:
         return not self.num_actions
 
     @property
-    def num_pose_outputs(self) -> int:
-        return self.num_pyramids * (self.num_levels - 1)
-
-    @property
     def num_action_blocks(self) -> int:
         return len(self.action_pyramids) * (self.num_levels - 1)
 

@@ -81,6 +81,20 @@ def test_broken_mapping_fails(pose_only_state, ntu_reference, ntu_reference_clip
     assert fidelity_excess(final, ntu_reference["up2_pb0"][0, :FRAMES]) > 0
 
 
+def test_presets_name_outputs_in_keras_order():
+    penn = get_preset("penn_multitask")
+    assert penn.output_names[:4] == ("dp1_pb1", "dp1_pb2", "dp1_pb3", "up2_pb2")
+    assert len(penn.pose_output_names) == 18 and penn.action_output_names[-1] == "act6_ac_a0"
+    pose_only = get_preset("penn_multitask_pose")
+    assert (
+        pose_only == penn.pose_only()
+        and pose_only.num_frames == 1
+        and pose_only.output_names == penn.pose_output_names
+    )
+    with pytest.raises(ValueError, match="valid names: ntu_multitask, ntu_multitask_pose, penn_multitask"):
+        get_preset("ntu")
+
+
 def test_fidelity_excess_rejects_shape_mismatch():
     with pytest.raises(ValueError, match="shape"):
         fidelity_excess(np.zeros((1, 2)), np.zeros((2, 1)))
