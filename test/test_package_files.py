@@ -137,3 +137,17 @@ def test_ros_node_executables_match_the_console_scripts(node: str):
     module_name = CONSOLE_SCRIPTS[node].split(":")[0]
     assert f"from {module_name} import main" in executable.read_text()
     assert f"nodes/{node}" in (REPO_ROOT / "CMakeLists.txt").read_text()
+
+
+def test_readme_joints_table_is_the_joint_layouts():
+    """Skeleton.msg sends consumers to the README's table for the joint order: it must not drift."""
+    from deephar_ros.joints import PA16J2D, PA17J3D
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme.split("## Joints", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split("|") for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
+    ntu = [cells[1].strip().strip("`") for cells in rows]
+    penn = [cells[2].strip().strip("`") for cells in rows if cells[2].strip() != "-"]
+    assert [int(cells[0]) for cells in rows] == list(range(len(rows)))
+    assert tuple(ntu) == PA17J3D.joint_names
+    assert tuple(penn) == PA16J2D.joint_names
