@@ -1,0 +1,178 @@
+"""`deephar-ros run` end to end with the real network (random weights) on the sample video and a folder."""
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deephar_ros import video_job
+from deephar_ros.labels import load_labels
+
+SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="deephar-ros run")
+    video_job.add_arguments(parser)
+    return video_job.main(parser.parse_args(list(argv)))
+
+
+def read_records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "frames.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture
+def sample_video() -> Path:
+    if not SAMPLE_VIDEO.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SAMPLE_VIDEO} missing in CI: scripts/fetch_sample_video.sh must run first")
+        pytest.skip(f"{SAMPLE_VIDEO} absent: run scripts/fetch_sample_video.sh")
+    return SAMPLE_VIDEO
+
+
+def test_sample_video_with_random_weights(sample_video, tmp_path, capsys):
+    out = tmp_path / "run"
+    frames = 12  # with a clip stride of 1 the first clip of 8 frames is full at frame 7
+    assert (
+        run(
+            str(sample_video),
+            "--random-weights",
+            "--max-frames",
+            str(frames),
+            "--out",
+            str(out),
+            "--clip-stride",
+            "1",
+            "--backend",
+            "cpu-eager",
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "RANDOM WEIGHTS" in captured.out and f"{frames} frames" in captured.out
+    assert f"{frames}/{frames}" in captured.err  # the progress bar
+
+    records = read_records(out)
+    assert [r["frame"] for r in records] == list(range(frames))
+    assert [r["stamp"] for r in records] == pytest.approx([i / 10 for i in range(frames)])
+    assert all(r["random_weights"] is True and (r["width"], r["height"]) == (768, 576) for r in records)
+    people = [p for r in records for p in r["people"]]
+    assert len(people) >= frames  # the sample video shows several walkers at once
+    for record in records:
+        ids = [p["id"] for p in record["people"]]
+        assert len(ids) == len(set(ids)) and all(isinstance(i, int) and i > 0 for i in ids)
+    for person in people:
+        assert len(person["box"]) == 4
+        assert np.asarray(person["joints_2d"]).shape == (17, 2)
+        assert np.isfinite(np.asarray(person["joints_3d"], dtype=float)).all()
+        assert np.asarray(person["joints_3d"]).shape == (17, 3)
+        assert len(person["confidences"]) == 17
+    actions = [p["action"] for p in people if p["action"] is not None]
+    assert actions, "no track had a full clip"
+    labels = set(load_labels("ntu60"))
+    for action in actions:
+        assert len(action["top_k"]) == 5 and {label for label, _ in action["top_k"]} <= labels
+        assert action["label_set"] == "ntu60"
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["random_weights"] is True and summary["weights"] is None
+    assert summary["frames"] == frames and summary["person_detections"] == len(people)
+    assert summary["tracks"] == len({p["id"] for p in people})
+
+    video = cv2.VideoCapture(str(out / summary["outputs"]["video"]))
+    assert video.isOpened()
+    decoded = 0
+    while True:
+        ok, image = video.read()
+        if not ok:
+            break
+        assert image.shape == (576, 768, 3)
+        decoded += 1
+    video.release()
+    assert decoded == frames
+    sheet = cv2.imread(str(out / "contact_sheet.png"))
+    assert sheet is not None and sheet.shape[0] > 300 and sheet.shape[1] > 1000
+
+
+def test_image_folder_with_the_2d_model(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), rng.integers(0, 255, (120, 96, 3), dtype=np.uint8))
+    (folder / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    assert (
+        run(
+            str(folder),
+            "--random-weights",
+            "--config",
+            "penn_multitask",
+            "--detector",
+            "full-frame",
+            "--fps",
+            "5",
+            "--out",
+            str(out),
+            "--backend",
+            "cpu-eager",
+        )
+        == 0
+    )
+    records = read_records(out)
+    assert [r["stamp"] for r in records] == pytest.approx([0.0, 0.2, 0.4])
+    for record in records:
+        (person,) = record["people"]
+        assert person["box"] == [0.0, 0.0, 96.0, 120.0]
+        assert np.asarray(person["joints_2d"]).shape == (16, 2)
+        assert person["joints_3d"] == [[None, None, None]] * 16  # a 2D model has no metres
+    assert cv2.imread(str(out / "contact_sheet.png")) is not None
+
+
+def test_a_weightless_run_is_refused_with_directions(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run(str(tmp_path), "--out", str(out)) == 2
+    error = capsys.readouterr().err
+    assert "deephar-ros download" in error and "--random-weights" in error and "model/README.md" in error
+    assert not out.exists()
+
+
+def test_missing_inputs_are_refused(tmp_path, capsys):
+    assert run(str(tmp_path / "nothing.mp4"), "--random-weights", "--out", str(tmp_path / "o")) == 2
+    assert "no video file or image folder" in capsys.readouterr().err
+    assert run(str(tmp_path), "--weights", str(tmp_path / "w.hdf5"), "--out", str(tmp_path / "o")) == 2
+    assert "weights file not found" in capsys.readouterr().err
+    assert run(str(tmp_path), "--random-weights", "--out", str(tmp_path / "o")) == 2
+    assert "no images" in capsys.readouterr().err
+
+
+def test_weights_file_run_says_nothing_of_random_weights(ntu_reference_dir, tmp_path, capsys):
+    weights = tmp_path / "weights.h5"  # a copy: loading caches the converted checkpoint beside the file
+    weights.write_bytes((ntu_reference_dir / "weights.h5").read_bytes())
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"{i}.jpg"), np.full((90, 120, 3), 40 * i, np.uint8))
+    out = tmp_path / "out"
+    assert (
+        run(
+            str(folder),
+            "--weights",
+            str(weights),
+            "--detector",
+            "full-frame",
+            "--out",
+            str(out),
+            "--backend",
+            "cpu-eager",
+        )
+        == 0
+    )
+    assert "RANDOM" not in capsys.readouterr().out
+    assert all(r["random_weights"] is False for r in read_records(out))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["weights"] == str(weights) and summary["random_weights"] is False
