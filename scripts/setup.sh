@@ -16,6 +16,12 @@ venv="$repo_root/.venv"
 stamps="$venv/.deephar-setup"
 cd "$repo_root"
 
+# One set-up at a time per checkout: test runs started together share the venv (and its msg build).
+# scripts/test.sh takes the same lock for its CMake build.
+mkdir -p build
+exec {setup_lock}>build/setup.lock
+flock "$setup_lock"
+
 say() { echo "setup: $*"; }
 fail() { echo "setup: $*" >&2; exit 1; }
 

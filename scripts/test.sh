@@ -16,7 +16,7 @@ if [[ "${CI:-}" == true ]]; then
   scratch="$(mktemp -d)"
   trap 'rm -rf "$scratch"' EXIT
   echo "test: CMake build of the package from a clean build folder"
-  bash scripts/build_msgs.sh --clean --build-dir "$scratch/build" \
+  flock build/setup.lock bash scripts/build_msgs.sh --clean --build-dir "$scratch/build" \
     >"$scratch/build.log" 2>&1 || { tail -n 40 "$scratch/build.log"; echo "test: CMake build failed" >&2; exit 1; }
 fi
 
