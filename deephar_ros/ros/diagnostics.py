@@ -20,7 +20,12 @@ LATENCY_SAMPLES = 200
 
 
 class PerceptionStats:
-    """Thread-safe counts of frames in, processed, dropped and refused, and processing latency."""
+    """Thread-safe counts of frames in, processed, dropped and refused, and processing latency.
+
+    Every image received ends in exactly one of processed, dropped (replaced by a newer one),
+    failed (the pipeline raised) or a bad_input reason of its own, or is still pending. Conditions
+    count frames that were processed despite something odd (no camera_info, stamp going back).
+    """
 
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
@@ -33,6 +38,7 @@ class PerceptionStats:
         self.dropped = 0
         self.failed = 0
         self.bad_input: Counter[str] = Counter()
+        self.conditions: Counter[str] = Counter()
         self.backend = "unknown"
         self.device = "unknown"
 
@@ -49,6 +55,18 @@ class PerceptionStats:
         """Count one refused input under a short reason key (e.g. 'image_encoding')."""
         with self._lock:
             self.bad_input[reason] += 1
+
+    def condition(self, reason: str) -> None:
+        """Count one frame processed despite something odd, under a short reason key."""
+        with self._lock:
+            self.conditions[reason] += 1
+
+    def counts(self) -> dict[str, int]:
+        """Every bad-input and condition count under its diagnostics key, copied under the lock."""
+        with self._lock:
+            return {f"bad_input.{reason}": count for reason, count in self.bad_input.items()} | {
+                f"condition.{reason}": count for reason, count in self.conditions.items()
+            }
 
     def frame_failed(self) -> None:
         """The pipeline raised on a frame that passed validation."""
@@ -81,9 +99,7 @@ class PerceptionStats:
                 "latency_p50_ms": float(np.percentile(latencies, 50)) if latencies.size else float("nan"),
                 "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies.size else float("nan"),
             }
-            for reason, count in sorted(self.bad_input.items()):
-                values[f"bad_input.{reason}"] = count
-            return values
+        return values | dict(sorted(self.counts().items()))
 
 
 def _rate(times: deque[float], now: float) -> float:

@@ -52,6 +52,12 @@ from deephar_ros.ros.result_messages import action_array, skeleton_array, time_t
 from deephar_ros.spnet import SPNet
 from deephar_ros.video import RANDOM_WEIGHTS_BANNER, draw_result
 
+try:  # RGB-D pairing on ROS installs; message_filters is not on PyPI, see ApproximateTimePairer
+    from message_filters import ApproximateTimeSynchronizer
+    from message_filters import Subscriber as MessageFilterSubscriber
+except ImportError:
+    ApproximateTimeSynchronizer = None
+
 NODE_NAME = "deephar_perception"
 WARNING_PERIOD_S = 5.0
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -131,7 +137,7 @@ class PerceptionNode(Node):
         self._intrinsics_lock = threading.Lock()
         self._last_stamp: float | None = None
         self._last_warning: dict[str, float] = {}
-        self._reported_bad: dict[str, int] = {}
+        self._reported_counts: dict[str, int] = {}
 
         self._skeletons = self.create_publisher(SkeletonArray, "skeletons", OUTPUT_QOS)
         self._actions = self.create_publisher(ActionRecognitionArray, "actions", OUTPUT_QOS)
@@ -145,13 +151,26 @@ class PerceptionNode(Node):
 
         qos = camera_qos(self.parameters)
         if self.parameters.image_transport == "compressed":
-            compressed_topic = self.resolve_topic_name("image") + "/compressed"
-            self.create_subscription(CompressedImage, compressed_topic, self._on_compressed_image, qos)
+            colour_type, colour_topic = CompressedImage, self.resolve_topic_name("image") + "/compressed"
+            self._to_rgb = compressed_to_rgb
         else:
-            self.create_subscription(Image, "image", self._on_image, qos)
+            colour_type, colour_topic = Image, "image"
+            self._to_rgb = image_to_rgb
+        if self.parameters.use_depth and ApproximateTimeSynchronizer is not None:
+            self._synchroniser = ApproximateTimeSynchronizer(
+                [
+                    MessageFilterSubscriber(self, colour_type, colour_topic, qos_profile=qos),
+                    MessageFilterSubscriber(self, Image, "depth", qos_profile=qos),
+                ],
+                queue_size=self.parameters.qos_depth,
+                slop=self.parameters.depth_slop,
+            )
+            self._synchroniser.registerCallback(self._on_colour_and_depth)
+        else:
+            self.create_subscription(colour_type, colour_topic, self._on_colour, qos)
+            if self.parameters.use_depth:
+                self.create_subscription(Image, "depth", self._on_depth, qos)
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
-        if self.parameters.use_depth:
-            self.create_subscription(Image, "depth", self._on_depth, qos)
         self.create_timer(self.parameters.diagnostics_period, self._publish_diagnostics)
 
         self._worker = threading.Thread(target=self._work, name="deephar_inference", daemon=True)
@@ -170,33 +189,49 @@ class PerceptionNode(Node):
 
     # Callbacks: convert, validate, hand over. Nothing slow runs here.
 
-    def _on_image(self, msg: Image) -> None:
+    def _on_colour(self, msg: Image | CompressedImage) -> None:
         self.stats.frame_received()
-        try:
-            image = image_to_rgb(msg)
-        except ImageConversionError as error:
-            self._refuse("image", str(error))
+        received = time.monotonic()
+        image = self._convert(self._to_rgb, msg, "image")
+        if image is None:
             return
-        self._offer_colour(msg.header, image)
-
-    def _on_compressed_image(self, msg: CompressedImage) -> None:
-        self.stats.frame_received()
-        try:
-            image = compressed_to_rgb(msg)
-        except ImageConversionError as error:
-            self._refuse("compressed_image", str(error))
+        if not self.parameters.use_depth:
+            self._submit(msg.header, image, received, None)
             return
-        self._offer_colour(msg.header, image)
+        pair, unpaired = self._pairer.add_colour(
+            time_to_stamp(msg.header.stamp), (msg.header, image, received)
+        )
+        for _ in range(unpaired):
+            self._refuse(
+                "depth_unpaired", f"no depth image within {self.parameters.depth_slop} s of an image"
+            )
+        if pair is not None:
+            self._submit(*pair[0], pair[1])
 
     def _on_depth(self, msg: Image) -> None:
-        try:
-            depth = depth_to_metres(msg)
-        except ImageConversionError as error:
-            self._refuse("depth", str(error))
+        depth = self._convert(depth_to_metres, msg, "depth")
+        if depth is None:
             return
         pair = self._pairer.add_depth(time_to_stamp(msg.header.stamp), depth)
         if pair is not None:
             self._submit(*pair[0], pair[1])
+
+    def _on_colour_and_depth(self, colour: Image | CompressedImage, depth_msg: Image) -> None:
+        """A pair from message_filters' ApproximateTimeSynchronizer (ROS installs that have it)."""
+        self.stats.frame_received()
+        received = time.monotonic()
+        image = self._convert(self._to_rgb, colour, "image")
+        depth = None if image is None else self._convert(depth_to_metres, depth_msg, "depth")
+        if depth is not None:
+            self._submit(colour.header, image, received, depth)
+
+    def _convert(self, converter, msg, reason: str) -> np.ndarray | None:
+        """converter(msg), or None after counting and warning when the message is bad."""
+        try:
+            return converter(msg)
+        except ImageConversionError as error:
+            self._refuse(reason, str(error))
+            return None
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -207,35 +242,25 @@ class PerceptionNode(Node):
         with self._intrinsics_lock:
             self._intrinsics = intrinsics
 
-    def _offer_colour(self, header: Header, image: np.ndarray) -> None:
-        received = time.monotonic()
-        if not self.parameters.use_depth:
-            self._submit(header, image, received, None)
-            return
-        pair, unpaired = self._pairer.add_colour(time_to_stamp(header.stamp), (header, image, received))
-        if unpaired:
-            self.stats.frame_dropped(unpaired)
-            self._refuse(
-                "depth_unpaired", f"no depth image within {self.parameters.depth_slop} s of an image"
-            )
-        if pair is not None:
-            self._submit(*pair[0], pair[1])
-
     def _submit(self, header: Header, image: np.ndarray, received: float, depth: np.ndarray | None) -> None:
         if self.slot.put(_Frame(header, image, depth, received)):
             self.stats.frame_dropped()
 
     def _refuse(self, reason: str, text: str) -> None:
-        """Count a bad input under reason and warn at most once per WARNING_PERIOD_S per reason."""
+        """Count a refused input under reason; warn at most once per WARNING_PERIOD_S per reason."""
         self.stats.bad(reason)
-        self._warn(reason, text)
+        self._warn(f"bad_input.{reason}", text)
 
-    def _warn(self, reason: str, text: str) -> None:
+    def _notice(self, reason: str, text: str) -> None:
+        """Count a frame processed despite something odd; warn at most once per WARNING_PERIOD_S."""
+        self.stats.condition(reason)
+        self._warn(f"condition.{reason}", text)
+
+    def _warn(self, key: str, text: str) -> None:
         now = time.monotonic()
-        if now - self._last_warning.get(reason, -WARNING_PERIOD_S) >= WARNING_PERIOD_S:
-            self._last_warning[reason] = now
-            count = self.stats.bad_input[reason]
-            self.get_logger().warning(f"{text} ({reason}: {count} so far)")
+        if now - self._last_warning.get(key, -WARNING_PERIOD_S) >= WARNING_PERIOD_S:
+            self._last_warning[key] = now
+            self.get_logger().warning(f"{text} ({key}: {self.stats.counts().get(key, 0)} so far)")
 
     # Worker thread: the newest frame through the pipeline, then the messages out.
 
@@ -245,41 +270,41 @@ class PerceptionNode(Node):
                 self._process(frame)
             except Exception as error:  # one bad frame must not stop the node
                 self.stats.frame_failed()
-                self.stats.bad("processing_error")
-                self._warn("processing_error", f"processing a frame failed: {type(error).__name__}: {error}")
+                self._warn("frames_failed", f"processing a frame failed: {type(error).__name__}: {error}")
 
     def _process(self, frame: _Frame) -> None:
         height, width = frame.image.shape[:2]
         stamp = time_to_stamp(frame.header.stamp)
         if self._last_stamp is not None and stamp < self._last_stamp:
             self.pipeline.reset()
-            self._refuse(
+            self._notice(
                 "stamp_backwards", f"image stamp went back {self._last_stamp - stamp:.3f} s: tracks reset"
             )
         self._last_stamp = stamp
         depth = frame.depth
         if depth is not None and depth.shape != (height, width):
-            self._refuse(
+            self._notice(
                 "depth_size", f"depth image {depth.shape[::-1]} does not match image {(width, height)}"
             )
             depth = None
+        frame_id = self.parameters.output_frame or frame.header.frame_id
+        if not frame_id:
+            self._notice("frame_id_missing", "image has an empty frame_id and output_frame is not set")
         result = self.pipeline.process(frame.image, stamp, self._intrinsics_for(width, height), depth)
-        header = Header(
-            stamp=frame.header.stamp, frame_id=self.parameters.output_frame or frame.header.frame_id
-        )
-        self._publish(result, header, frame.image)
+        self._publish(result, Header(stamp=frame.header.stamp, frame_id=frame_id), frame.image)
         self.stats.frame_processed((time.monotonic() - frame.received) * 1000.0)
 
     def _intrinsics_for(self, width: int, height: int) -> CameraIntrinsics:
+        """The camera_info intrinsics when they fit the image, else defaults (with a warning)."""
         with self._intrinsics_lock:
             intrinsics = self._intrinsics
         if intrinsics is None:
-            self._refuse(
+            self._notice(
                 "camera_info_missing", "no camera_info received yet: default intrinsics (60 deg hfov)"
             )
             return CameraIntrinsics.default_for(width, height)
         if (intrinsics.width, intrinsics.height) != (width, height):
-            self._refuse(
+            self._notice(
                 "camera_info_size",
                 f"camera_info is for {intrinsics.width}x{intrinsics.height}, image is {width}x{height}: "
                 "default intrinsics",
@@ -301,12 +326,14 @@ class PerceptionNode(Node):
             self._debug_image.publish(rgb_to_image(annotated, header))
 
     def _publish_diagnostics(self) -> None:
-        warnings = []
-        for reason, count in sorted(self.stats.bad_input.items()):
-            new = count - self._reported_bad.get(reason, 0)
-            if new:
-                warnings.append(f"{reason}: {new} new")
-            self._reported_bad[reason] = count
+        """The stats, at WARN level naming every bad-input or condition count that grew since last time."""
+        counts = self.stats.counts()
+        warnings = [
+            f"{key}: {count - self._reported_counts.get(key, 0)} new"
+            for key, count in sorted(counts.items())
+            if count > self._reported_counts.get(key, 0)
+        ]
+        self._reported_counts = counts
         if self.stats.received == 0:
             warnings.append(f"no image received on {self.resolve_topic_name('image')}")
         header = Header(stamp=self.get_clock().now().to_msg())
