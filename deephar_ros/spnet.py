@@ -211,7 +211,7 @@ class SPNet(nn.Module):
         if self.config.is_pose_only:
             raise RuntimeError(f"config {self.config.name!r} is pose only: it has no action branch")
         expected = (self.config.num_frames, self.frame_feature_size)
-        if features.dim() != 3 or tuple(features.shape[1:]) != expected:
+        if not torch.jit.is_tracing() and (features.dim() != 3 or tuple(features.shape[1:]) != expected):
             raise ValueError(
                 f"features must be (N, {expected[0]}, {expected[1]}), got {tuple(features.shape)}"
             )
@@ -226,11 +226,15 @@ class SPNet(nn.Module):
         return layers
 
     def _check_frames(self, frames: torch.Tensor) -> None:
+        if torch.jit.is_tracing():  # shapes are symbolic while exporting; the example input was checked
+            return
         size = self.config.input_size
         if frames.dim() != 4 or tuple(frames.shape[1:]) != (3, size, size):
             raise ValueError(f"frames must be (B, 3, {size}, {size}), got {tuple(frames.shape)}")
 
     def _check_clip(self, clip: torch.Tensor) -> None:
+        if torch.jit.is_tracing():
+            return
         size = self.config.input_size
         frames = "T" if self.config.is_pose_only else str(self.config.num_frames)
         if clip.dim() != 5 or tuple(clip.shape[2:]) != (3, size, size):
