@@ -72,7 +72,7 @@ def _drive_confirmation_url(page: str, base_url: str) -> str | None:
     return None
 
 
-def _open(url: str, timeout: float):
+def _open(url: str, timeout: float) -> http.client.HTTPResponse:
     request = urllib.request.Request(url, headers={"User-Agent": "deephar-ros"})
     try:
         return urllib.request.urlopen(request, timeout=timeout)

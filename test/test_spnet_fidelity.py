@@ -47,6 +47,10 @@ def test_pose_only_network_reads_the_multitask_file(pose_only_state, ntu_referen
     for name, ours in zip(config.output_names, outputs, strict=True):
         assert ours.shape == (FRAMES, 17, 4)
         assert fidelity_excess(ours, ntu_reference[name][0, :FRAMES]) <= 0, name
+    with torch.no_grad():
+        as_clip = model(ntu_reference_clip[:, :1])  # (N, T, ...) works too, any T
+    assert as_clip[-1].shape == (1, 1, 17, 4)
+    assert fidelity_excess(as_clip[-1][0], outputs[-1][:1].numpy()) <= 0
 
 
 def _transpose_stem_kernel(state: dict) -> None:
