@@ -103,8 +103,9 @@ class DemoSource(Node):
             self.finished = True
             return
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
-        self._image.publish(rgb_to_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), header))
+        # camera info first, so a subscriber has the intrinsics when the first image arrives
         self._camera_info.publish(camera_info(self.intrinsics, header))
+        self._image.publish(rgb_to_image(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), header))
         self.frames_published += 1
 
     def destroy_node(self) -> None:

@@ -51,15 +51,17 @@ class PerceptionStats:
         with self._lock:
             self.dropped += count
 
-    def bad(self, reason: str) -> None:
-        """Count one refused input under a short reason key (e.g. 'image_encoding')."""
+    def bad(self, reason: str) -> int:
+        """Count one refused input under a short reason key (e.g. 'image'); the count so far."""
         with self._lock:
             self.bad_input[reason] += 1
+            return self.bad_input[reason]
 
-    def condition(self, reason: str) -> None:
-        """Count one frame processed despite something odd, under a short reason key."""
+    def condition(self, reason: str) -> int:
+        """Count one frame processed despite something odd, under a short reason key; the count so far."""
         with self._lock:
             self.conditions[reason] += 1
+            return self.conditions[reason]
 
     def counts(self) -> dict[str, int]:
         """Every bad-input and condition count under its diagnostics key, copied under the lock."""
@@ -68,10 +70,11 @@ class PerceptionStats:
                 f"condition.{reason}": count for reason, count in self.conditions.items()
             }
 
-    def frame_failed(self) -> None:
-        """The pipeline raised on a frame that passed validation."""
+    def frame_failed(self) -> int:
+        """The pipeline raised on a frame that passed validation; the count so far."""
         with self._lock:
             self.failed += 1
+            return self.failed
 
     def frame_processed(self, latency_ms: float) -> None:
         with self._lock:

@@ -248,19 +248,17 @@ class PerceptionNode(Node):
 
     def _refuse(self, reason: str, text: str) -> None:
         """Count a refused input under reason; warn at most once per WARNING_PERIOD_S per reason."""
-        self.stats.bad(reason)
-        self._warn(f"bad_input.{reason}", text)
+        self._warn(f"bad_input.{reason}", text, self.stats.bad(reason))
 
     def _notice(self, reason: str, text: str) -> None:
         """Count a frame processed despite something odd; warn at most once per WARNING_PERIOD_S."""
-        self.stats.condition(reason)
-        self._warn(f"condition.{reason}", text)
+        self._warn(f"condition.{reason}", text, self.stats.condition(reason))
 
-    def _warn(self, key: str, text: str) -> None:
+    def _warn(self, key: str, text: str, count: int) -> None:
         now = time.monotonic()
         if now - self._last_warning.get(key, -WARNING_PERIOD_S) >= WARNING_PERIOD_S:
             self._last_warning[key] = now
-            self.get_logger().warning(f"{text} ({key}: {self.stats.counts().get(key, 0)} so far)")
+            self.get_logger().warning(f"{text} ({key}: {count} so far)")
 
     # Worker thread: the newest frame through the pipeline, then the messages out.
 
@@ -269,8 +267,12 @@ class PerceptionNode(Node):
             try:
                 self._process(frame)
             except Exception as error:  # one bad frame must not stop the node
-                self.stats.frame_failed()
-                self._warn("frames_failed", f"processing a frame failed: {type(error).__name__}: {error}")
+                if not self.context.ok():  # shutting down: the publishers are gone
+                    return
+                count = self.stats.frame_failed()
+                self._warn(
+                    "frames_failed", f"processing a frame failed: {type(error).__name__}: {error}", count
+                )
 
     def _process(self, frame: _Frame) -> None:
         height, width = frame.image.shape[:2]
