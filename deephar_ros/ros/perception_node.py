@@ -5,11 +5,12 @@ the frame in a one-frame slot; a worker thread runs the pipeline on the newest f
 network drops old frames (counted) instead of building latency. Every bad input is refused with
 a throttled warning, counted in the diagnostics, and the node keeps serving.
 
-Why a plain Node and not a lifecycle node: the node owns no device that must be opened or
-released in steps, it loads its weights in the constructor so a missing file ends the process
-at once with an error (which `ros2 launch` shows), and a lifecycle node left unconfigured by a
-missing lifecycle manager publishes nothing and says nothing, the silent failure users
-complain about. Restarting the node is the reconfiguration path.
+Why a plain Node and not a lifecycle node (rclpy has rclpy.lifecycle.LifecycleNode from Humble
+to Kilted): the node owns no device that must be opened or released in steps; it loads its
+weights in the constructor, so a missing or wrong file ends the process at once with an error
+and a non-zero exit that `ros2 launch` shows; and a lifecycle node that no lifecycle manager
+configures publishes nothing and says nothing, the silent failure users complain about. Every
+parameter is read-only, so restarting the node is the reconfiguration path.
 """
 
 from __future__ import annotations
@@ -338,6 +339,8 @@ class PerceptionNode(Node):
         self._reported_counts = counts
         if self.stats.received == 0:
             warnings.append(f"no image received on {self.resolve_topic_name('image')}")
+        if self.parameters.random_weights:
+            warnings.append("random weights: every output is meaningless")
         header = Header(stamp=self.get_clock().now().to_msg())
         self._diagnostics.publish(
             diagnostic_array(self.stats, header, f"{self.get_name()}: perception", warnings)
