@@ -69,6 +69,11 @@ def test_yuv422_is_decoded_to_rgb():
     assert np.all(np.abs(converted.astype(int) - 128) <= 2)
 
 
+def test_yuv422_with_an_odd_width_is_refused():
+    with pytest.raises(ImageConversionError, match="width 5 must be even"):
+        image_to_rgb(image_msg(np.zeros((2, 5, 2), np.uint8), "yuyv"))
+
+
 def test_converted_image_owns_its_memory():
     msg = image_msg(RGB, "rgb8")
     converted = image_to_rgb(msg)

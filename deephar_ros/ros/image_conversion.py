@@ -86,6 +86,10 @@ def image_to_rgb(msg: Image) -> np.ndarray:
             f"unsupported image encoding '{encoding}'{hint}; supported: {', '.join(COLOUR_ENCODINGS)}"
         )
     dtype, channels, conversion = _COLOUR_ENCODINGS[encoding]
+    if channels == 2 and msg.width % 2:
+        raise ImageConversionError(
+            f"'{encoding}' packs two pixels per 4 bytes: width {msg.width} must be even"
+        )
     pixels = _raw_array(msg, dtype, channels, "colour")
     if conversion is None:
         return np.array(pixels, dtype=np.uint8, order="C")
@@ -97,7 +101,12 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     if len(msg.data) == 0:
         raise ImageConversionError("compressed image has no data")
     encoded = np.frombuffer(msg.data, dtype=np.uint8)
-    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    try:
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    except cv2.error as error:
+        raise ImageConversionError(
+            f"compressed image (format '{msg.format}') could not be decoded: {error}"
+        ) from error
     if decoded is None or decoded.size == 0:
         raise ImageConversionError(f"compressed image (format '{msg.format}') could not be decoded")
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)

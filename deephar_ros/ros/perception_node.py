@@ -18,7 +18,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import rclpy
@@ -62,6 +64,8 @@ except ImportError:
 NODE_NAME = "deephar_perception"
 WARNING_PERIOD_S = 5.0
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+Message = Image | CompressedImage | CameraInfo
+Converted = TypeVar("Converted")
 
 
 @dataclass
@@ -226,19 +230,21 @@ class PerceptionNode(Node):
         if depth is not None:
             self._submit(colour.header, image, received, depth)
 
-    def _convert(self, converter, msg, reason: str) -> np.ndarray | None:
+    def _convert(
+        self, converter: Callable[[Message], np.ndarray], msg: Message, reason: str
+    ) -> np.ndarray | None:
         """converter(msg), or None after counting and warning when the message is bad."""
         try:
             return converter(msg)
         except ImageConversionError as error:
             self._refuse(reason, str(error))
-            return None
+        except Exception as error:  # a case the validation missed must not end the executor's spin
+            self._refuse(reason, f"unexpected {type(error).__name__} converting a message: {error}")
+        return None
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        try:
-            intrinsics = camera_info_to_intrinsics(msg)
-        except ImageConversionError as error:
-            self._refuse("camera_info", str(error))
+        intrinsics = self._convert(camera_info_to_intrinsics, msg, "camera_info")
+        if intrinsics is None:
             return
         with self._intrinsics_lock:
             self._intrinsics = intrinsics
