@@ -108,7 +108,8 @@ class InferenceEngine:
                 f"features must be float32 (N, {expected[0]}, {expected[1]}), "
                 f"got {features.dtype} {features.shape}"
             )
-        return self._backend.run_actions(np.ascontiguousarray(features, dtype=np.float32))
+        # Writeable too: torch warns on wrapping read-only memory (np.frombuffer, broadcasts).
+        return self._backend.run_actions(np.require(features, np.float32, ["C_CONTIGUOUS", "WRITEABLE"]))
 
 
 def _resolve_device(device: str) -> str:

@@ -10,6 +10,7 @@ weights cpu-bf16 does not: poses are off by up to 0.14 of the crop and the top-1
 
 import importlib.util
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -303,3 +304,16 @@ def test_spnet_backends_match_eager_on_the_reference_clip(
     np.testing.assert_allclose(features, ref_features, **FIDELITY)
     np.testing.assert_allclose(scores, ref_scores, **FIDELITY)
     assert engine.run_actions(features[None]).argmax() == ref_scores.argmax()
+
+
+def test_read_only_inputs_are_accepted_quietly(tiny_model: TinySPNet, crops: np.ndarray) -> None:
+    engine = create_engine(tiny_model, "cpu-eager")
+    _, features = engine.run_frames(crops[:1])
+    clip = np.broadcast_to(features, (8, features.shape[1]))[None]
+    read_only_crops = crops[:2].copy()
+    read_only_crops.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = engine.run_actions(clip)
+        engine.run_frames(read_only_crops)
+    np.testing.assert_allclose(scores, engine.run_actions(np.ascontiguousarray(clip)), **FIDELITY)

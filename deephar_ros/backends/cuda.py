@@ -5,6 +5,7 @@ normalised on the GPU, and the outputs come back into pinned host buffers: after
 allocates nothing, and with CUDA graphs the whole per-frame part is one launch.
 """
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -12,6 +13,8 @@ import torch
 from torch import nn
 
 from deephar_ros.backends.base import CROP_SIZE, Backend, EngineUnavailableError, FramesFromPixels
+
+logger = logging.getLogger(__name__)
 
 PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16}
 WARMUP_RUNS = 3
@@ -62,8 +65,9 @@ class CudaBackend(Backend):
             size: torch.zeros((size, CROP_SIZE, CROP_SIZE, 3), dtype=torch.uint8, device=self.device)
             for size in batch_sizes
         }
-        self._frames = {size: self._build_frames(size) for size in batch_sizes}
-        self._host_outputs = {size: self._allocate_host_outputs(size) for size in batch_sizes}
+        with torch.cuda.device(self.device):
+            self._frames = {size: self._build_frames(size) for size in batch_sizes}
+            self._host_outputs = {size: self._allocate_host_outputs(size) for size in batch_sizes}
 
     def _allocate_host_buffer(self, batch_size: int) -> np.ndarray:
         pinned = torch.zeros((batch_size, CROP_SIZE, CROP_SIZE, 3), dtype=torch.uint8, pin_memory=True)
@@ -91,8 +95,15 @@ class CudaBackend(Backend):
         if not self.cuda_graphs:
             return self._eager_frames
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            graph_outputs = self._eager_frames(pixels)
+        try:
+            with torch.cuda.graph(graph):
+                graph_outputs = self._eager_frames(pixels)
+        except RuntimeError as error:
+            # An op that syncs with the host cannot be captured: stay on the GPU, eagerly.
+            logger.warning(
+                "%s: CUDA graph capture failed (%s); batch %d runs eagerly", self.name, error, batch_size
+            )
+            return self._eager_frames
 
         def replay(_: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             graph.replay()
@@ -112,12 +123,13 @@ class CudaBackend(Backend):
     def run_frames(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Arrays returned are the pinned output buffers, overwritten by the next call."""
         pixels = self._device_inputs[batch_size]
-        pixels.copy_(self._pinned_inputs[batch_size], non_blocking=True)
-        pose, features = self._frames[batch_size](pixels)
         host_pose, host_features = self._host_outputs[batch_size]
-        host_pose.copy_(pose, non_blocking=True)
-        host_features.copy_(features, non_blocking=True)
-        torch.cuda.current_stream(self.device).synchronize()
+        with torch.cuda.device(self.device):
+            pixels.copy_(self._pinned_inputs[batch_size], non_blocking=True)
+            pose, features = self._frames[batch_size](pixels)
+            host_pose.copy_(pose, non_blocking=True)
+            host_features.copy_(features, non_blocking=True)
+            torch.cuda.current_stream().synchronize()
         return host_pose.numpy(), host_features.numpy()
 
     def run_actions(self, features: np.ndarray) -> np.ndarray:
