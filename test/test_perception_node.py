@@ -25,6 +25,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from deephar_ros.camera import CameraIntrinsics
+from deephar_ros.keras_weights import WeightsFileError
 from deephar_ros.msg import ActionRecognitionArray, Skeleton, SkeletonArray
 from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
@@ -457,6 +458,13 @@ def test_compressed_transport_and_an_empty_frame_id(module_context):
         assert stats.conditions["frame_id_missing"] == 1
     finally:
         harness.close()
+
+
+def test_a_corrupt_weights_file_is_refused_at_construction(module_context, tmp_path):
+    corrupt = tmp_path / "weights.hdf5"
+    corrupt.write_bytes(b"not an HDF5 file")
+    with pytest.raises(WeightsFileError, match="truncated or corrupt"):
+        PerceptionNode(context=module_context, parameter_overrides=[Parameter("weights", value=str(corrupt))])
 
 
 def test_missing_weights_end_start_up_with_an_error_and_a_non_zero_exit(tmp_path):
