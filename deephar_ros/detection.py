@@ -19,6 +19,7 @@ from deephar_ros.results import Box
 # The people SVM's 64x128 window holds a ~32x96 person centred with 16 px on each side
 # (Dalal & Triggs 2005): shrinking a window by these fractions gives the body box that
 # the crop margin expects.
+_HOG_WINDOW = (64, 128)
 _HOG_BODY_SHRINK_X = 16 / 64
 _HOG_BODY_SHRINK_Y = 16 / 128
 
@@ -82,6 +83,8 @@ class HogPersonDetector(PersonDetector):
         height, width = image.shape[:2]
         resize = min(1.0, self.max_width / width)
         small = image if resize == 1.0 else cv2.resize(image, None, fx=resize, fy=resize)
+        if small.shape[0] < _HOG_WINDOW[1] or small.shape[1] < _HOG_WINDOW[0]:
+            return []  # nobody fits, and OpenCV's HOG crashes on images smaller than its window
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         rects, margins = self.hog.detectMultiScale(
             gray, winStride=(self.win_stride, self.win_stride), padding=(8, 8), scale=self.scale

@@ -83,3 +83,11 @@ def test_detectors_by_name():
     assert isinstance(create_detector("full-frame", 0.6, 4), FullFrameDetector)
     with pytest.raises(ValueError, match="unknown detector"):
         create_detector("yolo", 0.6, 4)
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 1, 3), (10, 10, 3), (127, 64, 3), (128, 63, 3), (128, 64, 3), (90, 9000, 3)]
+)
+def test_hog_on_images_smaller_than_its_window_finds_nobody(shape):
+    noise = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    assert HogPersonDetector().detect(noise) == []

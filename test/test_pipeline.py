@@ -283,3 +283,11 @@ def test_bad_companions_are_refused():
         pipeline.process(image, 0.0, intrinsics=INTRINSICS)
     with pytest.raises(ValueError, match="non-finite"):
         pipeline.process(image, 0.0, boxes=[Box(0, 0, float("inf"), 10)])
+
+
+def test_tiny_frames_through_the_default_detector_find_nobody():
+    engine = BlobEngine()
+    pipeline = Pipeline(engine, PipelineConfig())
+    for shape in ((1, 1, 3), (5, 7), (40, 30, 4)):
+        assert pipeline.process(np.zeros(shape, np.uint8), 0.0).people == []
+    assert engine.frame_batches == []
