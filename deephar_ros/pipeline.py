@@ -179,6 +179,7 @@ class Pipeline:
             timings[stage] = (now - clock) * 1000.0
             clock = now
 
+        # Boxes from the caller are only clipped and capped: their detector already chose its threshold.
         found = self.detector.detect(image) if boxes is None else boxes
         people = clean_boxes(
             found, width, height, cfg.min_score if boxes is None else -math.inf, cfg.max_people
