@@ -1,9 +1,10 @@
-"""Tracker: ids survive crossings and short gaps in a scripted scene; timeouts retire them."""
+"""Tracker: ids survive crossings and short gaps in a scripted scene; timeouts retire them; smoothing."""
 
 import numpy as np
 import pytest
 
 from deephar_ros.results import Box
+from deephar_ros.smoothing import OneEuroFilter
 from deephar_ros.tracking import Tracker, box_iou
 
 FPS = 10.0
@@ -79,3 +80,19 @@ def test_box_iou_and_bad_input():
         Tracker().update([Box(0, 0, 1, 1)], np.zeros((0, 5, 2)), np.zeros((0, 5)), 0.0)
     with pytest.raises(ValueError, match="timeout"):
         Tracker(timeout_s=0)
+
+
+def test_one_euro_filter_per_track_joints():
+    smoother = OneEuroFilter(min_cutoff_hz=1.0, beta=0.0)
+    start = np.array([[10.0, 20.0], [np.nan, 5.0]])
+    np.testing.assert_array_equal(smoother(start, 0.0), start)
+    step = np.array([[20.0, 20.0], [7.0, 5.0]])
+    first = smoother(step, 0.1)
+    assert 10.0 < first[0, 0] < 20.0  # lags behind a jump
+    assert first[1, 0] == 7.0  # a joint that was NaN restarts at its new value
+    for k in range(2, 60):
+        settled = smoother(step, k * 0.1)
+    np.testing.assert_allclose(settled, step, atol=1e-3)
+    np.testing.assert_array_equal(smoother(start, 0.0), start)  # time going backwards restarts
+    with pytest.raises(ValueError, match="cutoffs"):
+        OneEuroFilter(min_cutoff_hz=0.0)
