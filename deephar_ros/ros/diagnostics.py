@@ -6,9 +6,11 @@ update them under one lock and tests (and the fault-injection suite) can read th
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter, deque
+from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -17,6 +19,16 @@ from std_msgs.msg import Header
 # How far back rates and latency percentiles look.
 WINDOW_SECONDS = 10.0
 LATENCY_SAMPLES = 200
+_STATM = Path("/proc/self/statm")
+
+
+def process_rss_mb() -> float:
+    """Resident memory of this process in MiB (Linux /proc), NaN where /proc is not there."""
+    try:
+        resident_pages = int(_STATM.read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class PerceptionStats:
@@ -25,6 +37,7 @@ class PerceptionStats:
     Every image received ends in exactly one of processed, dropped (replaced by a newer one),
     failed (the pipeline raised) or a bad_input reason of its own, or is still pending. Conditions
     count frames that were processed despite something odd (no camera_info, stamp going back).
+    Settings are values the node chose at run time (back end, measured frame rate, clip stride).
     """
 
     def __init__(self, clock=time.monotonic) -> None:
@@ -41,11 +54,19 @@ class PerceptionStats:
         self.conditions: Counter[str] = Counter()
         self.backend = "unknown"
         self.device = "unknown"
+        self._settings: dict[str, float | int | str] = {}
+
+    def set_setting(self, name: str, value: float | int | str) -> None:
+        """Report a value the node chose at run time under name (replaces the previous one)."""
+        with self._lock:
+            self._settings[name] = value
 
     def frame_received(self) -> None:
         with self._lock:
             self.received += 1
-            self._input_times.append(self._clock())
+            now = self._clock()
+            self._input_times.append(now)
+            _forget_before(self._input_times, now - WINDOW_SECONDS)
 
     def frame_dropped(self, count: int = 1) -> None:
         with self._lock:
@@ -79,7 +100,9 @@ class PerceptionStats:
     def frame_processed(self, latency_ms: float) -> None:
         with self._lock:
             self.processed += 1
-            self._processed_times.append(self._clock())
+            now = self._clock()
+            self._processed_times.append(now)
+            _forget_before(self._processed_times, now - WINDOW_SECONDS)
             self._latencies_ms.append(latency_ms)
 
     def snapshot(self) -> dict[str, float | int | str]:
@@ -101,14 +124,20 @@ class PerceptionStats:
                 "processed_rate_hz": processed_rate,
                 "latency_p50_ms": float(np.percentile(latencies, 50)) if latencies.size else float("nan"),
                 "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies.size else float("nan"),
-            }
+                "memory_rss_mb": process_rss_mb(),
+            } | dict(sorted(self._settings.items()))
         return values | dict(sorted(self.counts().items()))
 
 
-def _rate(times: deque[float], now: float) -> float:
-    """Events per second over the window; drops the events older than it."""
-    while times and times[0] < now - WINDOW_SECONDS:
+def _forget_before(times: deque[float], oldest: float) -> None:
+    """Drop the times older than oldest, so a window stays bounded however rarely it is read."""
+    while times and times[0] < oldest:
         times.popleft()
+
+
+def _rate(times: deque[float], now: float) -> float:
+    """Events per second over the window."""
+    _forget_before(times, now - WINDOW_SECONDS)
     if len(times) < 2:
         return 0.0
     span = max(now - times[0], 1e-9)

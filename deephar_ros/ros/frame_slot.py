@@ -44,6 +44,12 @@ class LatestSlot(Generic[Item]):
         with self._condition:
             return int(self._item is not None)
 
+    @property
+    def closed(self) -> bool:
+        """True once close() was called: tells a take() that timed out from one that ended."""
+        with self._condition:
+            return self._closed
+
     def close(self) -> None:
         """Wake the worker for good: every later take() returns None."""
         with self._condition:

@@ -130,9 +130,32 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
     if not (np.all(np.isfinite(k)) and np.all(np.isfinite(d))):
         raise ImageConversionError("camera info K or D holds NaN or infinity")
     try:
-        return CameraIntrinsics.from_camera_info(k, d, int(msg.width), int(msg.height), msg.distortion_model)
-    except ValueError as error:
+        intrinsics = CameraIntrinsics.from_camera_info(
+            k, d, int(msg.width), int(msg.height), msg.distortion_model
+        )
+        # Distortion coefficients that OpenCV cannot invert would fail every later frame: try them now.
+        rays = intrinsics.normalised_rays(_probe_pixels(intrinsics.width, intrinsics.height))
+    except (ValueError, cv2.error) as error:
         raise ImageConversionError(f"camera info refused: {error}") from error
+    if not np.all(np.isfinite(rays)):
+        raise ImageConversionError(
+            f"camera info refused: its '{msg.distortion_model}' distortion maps image pixels to no ray"
+        )
+    return intrinsics
+
+
+def _probe_pixels(width: int, height: int) -> np.ndarray:
+    """The centre and the four corners of a width x height image."""
+    return np.array(
+        [
+            [(width - 1) / 2, (height - 1) / 2],
+            [0, 0],
+            [width - 1, 0],
+            [0, height - 1],
+            [width - 1, height - 1],
+        ],
+        dtype=np.float64,
+    )
 
 
 def rgb_to_image(rgb: np.ndarray, header: Header) -> Image:

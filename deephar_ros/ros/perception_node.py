@@ -5,6 +5,11 @@ the frame in a one-frame slot; a worker thread runs the pipeline on the newest f
 network drops old frames (counted) instead of building latency. Every bad input is refused with
 a throttled warning, counted in the diagnostics, and the node keeps serving.
 
+When no image arrives for track_timeout seconds (wall clock: the camera stopped), every track
+retires with DELETE markers, so a camera that comes back starts new tracks. The stride of the
+action clips follows the rate of the frames the pipeline actually gets, measured from their stamps
+(see frame_rate.py), unless clip_stride is set.
+
 Why a plain Node and not a lifecycle node (rclpy has rclpy.lifecycle.LifecycleNode from Humble
 to Kilted): the node owns no device that must be opened or released in steps; it loads its
 weights in the constructor, so a missing or wrong file ends the process at once with an error
@@ -24,6 +29,7 @@ from typing import TypeVar
 
 import numpy as np
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -32,14 +38,16 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from deephar_ros.action_buffer import authors_clip_stride
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.config import get_preset
 from deephar_ros.engine import InferenceEngine, create_engine
 from deephar_ros.keras_weights import load_model
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
 from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.results import FrameResult
+from deephar_ros.results import DEPTH_FROM_SIZE, FrameResult
 from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array
+from deephar_ros.ros.frame_rate import FrameRateEstimator
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import (
     ImageConversionError,
@@ -135,6 +143,11 @@ class PerceptionNode(Node):
         self.stats = PerceptionStats()
         self.stats.backend = engine.backend
         self.stats.device = engine.device
+        if self.pipeline.actions is not None:
+            self.stats.set_setting("clip_stride", self.pipeline.actions.stride)
+        self._frame_rate = FrameRateEstimator()
+        self._live_tracks: set[int] = set()  # ids shown and not retired yet (worker thread only)
+        self._last_header: Header | None = None
         self._pairer: ApproximateTimePairer[tuple[Header, np.ndarray, float], np.ndarray] = (
             ApproximateTimePairer(self.parameters.depth_slop)
         )
@@ -181,7 +194,7 @@ class PerceptionNode(Node):
         self._worker = threading.Thread(target=self._work, name="deephar_inference", daemon=True)
         self._worker.start()
         self.get_logger().info(
-            f"ready: model {self.parameters.model} on {self.stats.backend}/{self.stats.device}, "
+            f"ready: model {self.parameters.model}, {engine.selection}, "
             f"listening on {self.resolve_topic_name('image')}"
         )
 
@@ -270,9 +283,15 @@ class PerceptionNode(Node):
     # Worker thread: the newest frame through the pipeline, then the messages out.
 
     def _work(self) -> None:
-        while (frame := self.slot.take()) is not None:
+        while True:
+            frame = self.slot.take(timeout=self.parameters.track_timeout)
+            if self.slot.closed:
+                return
             try:
-                self._process(frame)
+                if frame is None:
+                    self._on_silence()
+                else:
+                    self._process(frame)
             except Exception as error:  # one bad frame must not stop the node
                 if not self.context.ok():  # shutting down: the publishers are gone
                     return
@@ -281,15 +300,60 @@ class PerceptionNode(Node):
                     "frames_failed", f"processing a frame failed: {type(error).__name__}: {error}", count
                 )
 
+    def _on_silence(self) -> None:
+        """No image for track_timeout seconds: the camera stopped, so its tracks end now."""
+        self._frame_rate.reset()
+        if self._live_tracks:
+            self._notice(
+                "camera_silent",
+                f"no image for {self.parameters.track_timeout} s: {len(self._live_tracks)} track(s) retired",
+            )
+            self._retire_all_tracks()
+
+    def _retire_all_tracks(self) -> None:
+        """Forget every track and clip (camera restart, time jump); DELETE markers for those shown."""
+        self.pipeline.reset()
+        self._frame_rate.reset()
+        if self._live_tracks and self._last_header is not None:
+            retired = FrameResult(stamp=0.0, width=0, height=0, retired_track_ids=sorted(self._live_tracks))
+            self._markers.publish(
+                frame_markers(
+                    retired,
+                    self._last_header,
+                    self.bones,
+                    self.parameters.min_joint_confidence,
+                    self.parameters.marker_lifetime,
+                )
+            )
+        self._live_tracks.clear()
+
+    def _follow_frame_rate(self, stamp: float) -> None:
+        """Once the rate of processed frames is known, rescale the authors' clip stride to it."""
+        rate = self._frame_rate.add(stamp)
+        if rate is None:
+            return
+        self.stats.set_setting("frame_rate_hz", rate)
+        actions = self.pipeline.actions
+        if actions is None or self.parameters.clip_stride:
+            return
+        stride = authors_clip_stride(actions.label_set, rate)
+        if stride != actions.stride:
+            # Samples taken at the old stride would mix two spacings in one clip: start the clips again.
+            actions.stride = stride
+            actions.reset()
+            self.pipeline.config.frame_rate_hz = rate
+            self.stats.set_setting("clip_stride", stride)
+
     def _process(self, frame: _Frame) -> None:
         height, width = frame.image.shape[:2]
         stamp = time_to_stamp(frame.header.stamp)
         if self._last_stamp is not None and stamp < self._last_stamp:
-            self.pipeline.reset()
             self._notice(
                 "stamp_backwards", f"image stamp went back {self._last_stamp - stamp:.3f} s: tracks reset"
             )
+            self._retire_all_tracks()
         self._last_stamp = stamp
+        self._follow_frame_rate(stamp)
         depth = frame.depth
         if depth is not None and depth.shape != (height, width):
             self._notice(
@@ -300,7 +364,12 @@ class PerceptionNode(Node):
         if not frame_id:
             self._notice("frame_id_missing", "image has an empty frame_id and output_frame is not set")
         result = self.pipeline.process(frame.image, stamp, self._intrinsics_for(width, height), depth)
-        self._publish(result, Header(stamp=frame.header.stamp, frame_id=frame_id), frame.image)
+        if depth is not None and any(person.depth_source == DEPTH_FROM_SIZE for person in result.people):
+            self._notice("depth_fallback", "no valid depth pixel on a person: root depth from their size")
+        self._live_tracks.difference_update(result.retired_track_ids)
+        self._live_tracks.update(person.track_id for person in result.people)
+        self._last_header = Header(stamp=frame.header.stamp, frame_id=frame_id)
+        self._publish(result, self._last_header, frame.image)
         self.stats.frame_processed((time.monotonic() - frame.received) * 1000.0)
 
     def _intrinsics_for(self, width: int, height: int) -> CameraIntrinsics:
@@ -347,6 +416,10 @@ class PerceptionNode(Node):
             warnings.append(f"no image received on {self.resolve_topic_name('image')}")
         if self.parameters.random_weights:
             warnings.append("random weights: every output is meaningless")
+        if self.stats.device.startswith("cuda"):
+            self.stats.set_setting(
+                "gpu_memory_reserved_mb", torch.cuda.memory_reserved(self.stats.device) / 2**20
+            )
         header = Header(stamp=self.get_clock().now().to_msg())
         self._diagnostics.publish(
             diagnostic_array(self.stats, header, f"{self.get_name()}: perception", warnings)
