@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import cv2
 import numpy as np
@@ -16,21 +15,19 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.exceptions import InvalidParameterValueException
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
-from visualization_msgs.msg import MarkerArray
 
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.keras_weights import WeightsFileError
-from deephar_ros.msg import ActionRecognitionArray, Skeleton, SkeletonArray
+from deephar_ros.msg import Skeleton
 from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import image_to_rgb, rgb_to_image
+from deephar_ros.ros.loopback import Loopback
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.perception_node import ApproximateTimeSynchronizer, PerceptionNode
 
@@ -173,77 +170,10 @@ def test_invalid_parameters_are_refused_with_a_message(context, overrides, error
 # --- the node over rclpy ------------------------------------------------------------------------
 
 
-class Harness:
-    """The node under test plus a peer node that feeds it frames and collects everything it says."""
-
-    def __init__(self, context, namespace: str = "", **overrides) -> None:
-        base = {"random_weights": True, "backend": "cpu-eager", "device": "cpu", "detector": "full-frame"}
-        base.update(overrides)
-        self.node = PerceptionNode(
-            context=context,
-            namespace=namespace,
-            parameter_overrides=[Parameter(name, value=value) for name, value in base.items()],
-        )
-        self.peer = Node("test_peer", context=context, namespace=namespace)
-        frames_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-        self.image_out = self.peer.create_publisher(Image, "image", frames_qos)
-        self.info_out = self.peer.create_publisher(CameraInfo, "camera_info", frames_qos)
-        self.depth_out = self.peer.create_publisher(Image, "depth", frames_qos)
-        self.received: dict[str, list] = {
-            name: [] for name in ("skeletons", "actions", "markers", "diagnostics", "debug_image")
-        }
-        for name, kind in (
-            ("skeletons", SkeletonArray),
-            ("actions", ActionRecognitionArray),
-            ("markers", MarkerArray),
-        ):
-            self.peer.create_subscription(kind, name, self.received[name].append, 100)
-        self.peer.create_subscription(
-            DiagnosticArray, "/diagnostics", self.received["diagnostics"].append, 100
-        )
-        self.peer.create_subscription(Image, "debug_image", self.received["debug_image"].append, 100)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.peer)
-        raw = base.get("image_transport", "raw") == "raw"
-        self.spin_until(
-            lambda: (
-                self.info_out.get_subscription_count() > 0
-                and (self.image_out.get_subscription_count() > 0 or not raw)
-            )
-        )
-
-    def spin_until(self, done, guard_s: float = 60.0) -> None:
-        """Spin both nodes until done() holds; the guard only stops a hung test, it asserts no timing."""
-        give_up = time.monotonic() + guard_s
-        while not done():
-            assert time.monotonic() < give_up, "the node stopped answering"
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def publish(
-        self, stamp_ns: int, rgb: np.ndarray | None = None, encoding: str = "rgb8", **fields
-    ) -> Header:
-        header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id="test_camera")
-        msg = rgb_to_image(FRAME if rgb is None else rgb, header)
-        msg.encoding = encoding
-        for name, value in fields.items():
-            setattr(msg, name, value)
-        self.image_out.publish(msg)
-        return header
-
-    def answer_for(self, header: Header) -> SkeletonArray:
-        """Spin until the skeletons of the frame with this header arrive."""
-        self.spin_until(lambda: any(m.header.stamp == header.stamp for m in self.received["skeletons"]))
-        return next(m for m in self.received["skeletons"] if m.header.stamp == header.stamp)
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.peer.destroy_node()
-        self.node.destroy_node()
-
-
 # A small frame: the whole-frame detector makes one 256x256 crop of it, so the network dominates.
 FRAME = np.random.default_rng(1).integers(0, 256, size=(48, 64, 3), dtype=np.uint8)
+# Long enough that a test machine stalling between two frames never reads as the camera stopping.
+PATIENT_TRACK_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -257,8 +187,9 @@ def module_context():
 @pytest.fixture(scope="module")
 def harness(module_context):
     """One node for the module (building the network is the slow part); tests compare counter deltas."""
-    built = Harness(
+    built = Loopback(
         module_context,
+        FRAME,
         clip_stride=1,
         action_top_k=3,
         min_joint_confidence=0.0,
@@ -267,6 +198,7 @@ def harness(module_context):
         publish_debug_image=True,
         output_frame="",
         diagnostics_period=0.2,
+        track_timeout=PATIENT_TRACK_TIMEOUT_S,
     )
     yield built
     built.close()
@@ -339,16 +271,32 @@ def _values(diagnostics: DiagnosticArray) -> dict[str, str]:
     return {kv.key: kv.value for kv in diagnostics.status[0].values}
 
 
-def test_a_flood_of_frames_keeps_one_pending_counts_drops_and_answers_the_newest(harness):
+def test_a_flood_of_frames_keeps_one_pending_counts_drops_and_answers_the_newest(harness, monkeypatch):
+    # The network is held busy until the whole flood has arrived, so frames outrun it on any machine
+    # and under any load (a fast network on an idle machine could otherwise keep up with 40 frames).
+    flood_in = threading.Event()
+    process = harness.node.pipeline.process
+
+    def busy_network(*args, **kwargs):
+        flood_in.wait(timeout=120.0)
+        return process(*args, **kwargs)
+
+    monkeypatch.setattr(harness.node.pipeline, "process", busy_network)
     stats = harness.node.stats
     before = stats.snapshot()
     before_done = before["frames_processed"] + before["frames_dropped"]
     first = 2_000_000_000_000
-    headers = [harness.publish(first + i * 1_000_000) for i in range(40)]  # far faster than the network
+    headers = [harness.publish(first + i * 1_000_000) for i in range(40)]
     pending_seen = []
-    while stats.received - before["frames_received"] < 40:
-        harness.executor.spin_once(timeout_sec=0.02)
+
+    def flood_received() -> bool:
         pending_seen.append(harness.node.slot.pending())
+        return stats.received - before["frames_received"] == 40
+
+    try:
+        harness.spin_until(flood_received)
+    finally:
+        flood_in.set()
     newest = time_ns(headers[-1].stamp)
     harness.spin_until(lambda: newest in {stamp_ns(m) for m in harness.received["skeletons"]})
     # every frame is either answered or counted as dropped; none waits forever
@@ -373,7 +321,7 @@ def test_bad_messages_are_counted_and_the_node_keeps_serving(harness):
     harness.publish(3_000_000_000_004, width=0, height=0, step=0, data=b"")
     harness.publish(3_000_000_000_005, width=20000, height=20000, step=60000)  # absurd declared size
     bad_info = CameraInfo(width=64, height=48, k=[0.0] * 9)  # uncalibrated
-    harness.info_out.publish(bad_info)
+    harness.peer.info_out.publish(bad_info)
     harness.spin_until(lambda: stats.bad_input["image"] - before.get("image", 0) == 6)
     harness.spin_until(lambda: stats.bad_input["camera_info"] - before.get("camera_info", 0) == 1)
     clean = harness.publish(3_000_000_001_000)
@@ -395,13 +343,13 @@ def test_bad_messages_are_counted_and_the_node_keeps_serving(harness):
 def test_camera_info_is_used_and_a_mismatching_one_is_refused_per_frame(harness):
     stats = harness.node.stats
     info = camera_info(CameraIntrinsics.default_for(64, 48, hfov_deg=70.0), Header(frame_id="test_camera"))
-    harness.info_out.publish(info)
+    harness.peer.info_out.publish(info)
     harness.spin_until(lambda: harness.node._intrinsics is not None and harness.node._intrinsics.width == 64)
     missing = stats.conditions["camera_info_missing"]
     harness.answer_for(harness.publish(4_000_000_000_000))
     assert stats.conditions["camera_info_missing"] == missing
     wrong_size = camera_info(CameraIntrinsics.default_for(640, 480), Header(frame_id="test_camera"))
-    harness.info_out.publish(wrong_size)
+    harness.peer.info_out.publish(wrong_size)
     harness.spin_until(lambda: harness.node._intrinsics.width == 640)
     mismatched = stats.conditions["camera_info_size"]
     assert len(harness.answer_for(harness.publish(4_000_000_100_000)).skeletons) == 1
@@ -418,14 +366,19 @@ def test_a_stamp_going_back_resets_the_tracks_and_is_counted(harness):
 
 
 def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(module_context):
-    harness = Harness(
-        module_context, namespace="/depth_test", output_frame="base_link", use_depth=True, depth_slop=0.01
+    harness = Loopback(
+        module_context,
+        FRAME,
+        namespace="/depth_test",
+        output_frame="base_link",
+        use_depth=True,
+        depth_slop=0.01,
     )
     try:
         header = harness.publish(6_000_000_000_000)
         depth = Image(header=header, width=64, height=48, encoding="16UC1", step=128)
         depth.data = np.full((48, 64), 2500, np.uint16).tobytes()  # 2.5 m everywhere
-        harness.depth_out.publish(depth)
+        harness.peer.depth_out.publish(depth)
         answer = harness.answer_for(header)
         assert answer.header.frame_id == "base_link"
         assert answer.skeletons[0].depth_source == Skeleton.DEPTH_FROM_IMAGE
@@ -441,12 +394,16 @@ def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(modu
 
 
 def test_compressed_transport_and_an_empty_frame_id(module_context):
-    harness = Harness(module_context, namespace="/compressed_test", image_transport="compressed")
+    # Reliable: a best-effort reader drops what a writer sends before the reader has matched it.
+    harness = Loopback(
+        module_context,
+        FRAME,
+        namespace="/compressed_test",
+        image_transport="compressed",
+        qos_reliability="reliable",
+    )
     try:
-        compressed_out = harness.peer.create_publisher(
-            CompressedImage, "image/compressed", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        )
-        harness.spin_until(lambda: compressed_out.get_subscription_count() > 0)
+        compressed_out = harness.peer.compressed_out
         stats = harness.node.stats
         compressed_out.publish(CompressedImage(format="jpeg", data=b"garbage, not a jpeg"))
         harness.spin_until(lambda: stats.bad_input["image"] == 1)
