@@ -13,9 +13,11 @@ the delivered share says how many were served. DDS traffic stays on this host
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -135,7 +137,14 @@ def main() -> None:
     source = FrameSource(args.video, max_frames=int(max(args.rates) * 4))
     frames = [frame.image for frame in source]
     source.close()
-    weights = ["-p", f"weights:={args.weights}"] if args.weights else ["-p", "random_weights:=true"]
+    # The node caches the converted checkpoint next to its weights file: give it a copy in a
+    # temporary folder so the benchmark leaves nothing behind.
+    scratch = tempfile.TemporaryDirectory(prefix="deephar_bench_node_")
+    if args.weights:
+        weights_copy = shutil.copy(args.weights, scratch.name)
+        weights = ["-p", f"weights:={weights_copy}"]
+    else:
+        weights = ["-p", "random_weights:=true"]
     command = [
         sys.executable, "-m", "deephar_ros.ros.perception_node", "--ros-args",
         "-r", f"__ns:={NAMESPACE}", "-p", f"backend:={args.backend}", *weights,
@@ -163,6 +172,7 @@ def main() -> None:
         rclpy.try_shutdown()
         node.terminate()
         node.wait(timeout=10)
+        scratch.cleanup()
 
 
 if __name__ == "__main__":

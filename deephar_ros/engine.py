@@ -2,8 +2,10 @@
 
 The pipeline hands uint8 crops in and gets float32 numpy out; it never sees torch. Normalisation
 (x / 255 -> [-1, 1], HWC -> CHW) happens inside the back end, on the device where the network runs.
-Batches are padded to a few fixed sizes so compiled graphs, CUDA graphs and TensorRT engines
-stay valid and the steady state allocates no new input buffers.
+Back ends built for fixed shapes (torch.compile, CUDA graphs, TensorRT) get batches padded to a
+few fixed sizes so their graphs stay valid; the others take any batch up to the largest size and
+pay nothing for padding. Inputs go through one preallocated host buffer: the steady state
+allocates no new input memory.
 
 Back ends: "tensorrt" (torch-tensorrt fp16), "cuda" (fp16 autocast + CUDA graphs), "cuda-bf16",
 "cpu-eager" (fp32), "cpu-bf16" (bf16 autocast), "cpu-compile" (torch.compile fp32),
@@ -49,7 +51,7 @@ class InferenceEngine:
         self.config = config
         self.selection = selection
         self.batch_sizes = backend.batch_sizes
-        pose, features = self._run_padded(np.zeros((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8))
+        pose, features = self._run_batches(np.zeros((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8))
         self.pose_shape = pose.shape[1:]
         self.feature_size = features.shape[1]
 
@@ -64,7 +66,7 @@ class InferenceEngine:
     def run_frames(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (B, 256, 256, 3) RGB crops -> (pose (B, J, D+1), features (B, K)), float32.
 
-        Batches larger than the largest fixed size are split; smaller ones are padded.
+        Batches larger than the largest batch size are split; fixed-shape back ends get padding.
         """
         if not isinstance(crops, np.ndarray):
             raise TypeError(f"crops must be a numpy array, got {type(crops).__name__}")
@@ -72,9 +74,9 @@ class InferenceEngine:
             raise ValueError(
                 f"crops must be uint8 (B, {CROP_SIZE}, {CROP_SIZE}, 3) RGB, got {crops.dtype} {crops.shape}"
             )
-        return self._run_padded(crops)
+        return self._run_batches(crops)
 
-    def _run_padded(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run_batches(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         count = len(crops)
         largest = self.batch_sizes[-1]
         poses, features = [], []

@@ -120,21 +120,24 @@ def test_cpu_backends_match_eager_fp32(tiny_model: TinySPNet, crops: np.ndarray,
         np.testing.assert_allclose(features, ref_features, **FIDELITY)
 
 
-def test_compiled_backend_matches_eager_fp32(tiny_model: TinySPNet, crops: np.ndarray) -> None:
+def test_compiled_backend_pads_and_matches_eager_fp32(tiny_model: TinySPNet, crops: np.ndarray) -> None:
     engine = create_engine(tiny_model, "cpu-compile", batch_sizes=(2,))
-    pose, features = engine.run_frames(crops[:2])
-    ref_pose, ref_features = eager_reference(tiny_model, crops[:2])
+    assert engine.batch_sizes == (2,)
+    # 3 crops: a batch of 2, then 1 crop padded to 2; padding must not leak into the results.
+    pose, features = engine.run_frames(crops[:3])
+    ref_pose, ref_features = eager_reference(tiny_model, crops[:3])
     np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
     np.testing.assert_allclose(features, ref_features, **FIDELITY)
+    single_pose, _ = engine.run_frames(crops[2:3])
+    np.testing.assert_allclose(single_pose, pose[2:], rtol=1e-5, atol=1e-6)
 
 
 # ---- batching ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", FP32_BACKENDS)
-def test_padded_and_split_batches_equal_unpadded(
-    tiny_model: TinySPNet, crops: np.ndarray, backend: str
-) -> None:
+def test_split_batches_equal_one_by_one(tiny_model: TinySPNet, crops: np.ndarray, backend: str) -> None:
     engine = create_engine(tiny_model, backend, batch_sizes=(1, 2, 4))
-    # 11 crops: split into 4 + 4 + 3, the last padded to 4.
+    # Any batch size runs as it is (no padding): 11 crops are split into 4 + 4 + 3.
+    assert engine.batch_sizes == (1, 2, 3, 4)
     pose, features = engine.run_frames(crops)
     one_by_one = [engine.run_frames(crops[i : i + 1]) for i in range(len(crops))]
     np.testing.assert_allclose(pose, np.concatenate([p for p, _ in one_by_one]), rtol=1e-5, atol=1e-6)

@@ -56,14 +56,21 @@ class ActionsHead(nn.Module):
 
 
 class Backend(ABC):
-    """One way of running the network; sizes passed to it are always among `batch_sizes`."""
+    """One way of running the network; sizes passed to it are always among `batch_sizes`.
+
+    A back end built for fixed shapes (compiled graphs, CUDA graphs, TensorRT engines) gets the
+    engine's few padded sizes; one that takes any batch (`any_batch_size`) gets every size up to
+    the largest, so no work is spent on padding. Either way one host buffer of the largest size
+    is allocated once and each batch is a leading slice of it.
+    """
 
     name: str
     device: str
 
-    def __init__(self, batch_sizes: tuple[int, ...]) -> None:
-        self.batch_sizes = batch_sizes
-        self._host_buffers = {size: self._allocate_host_buffer(size) for size in batch_sizes}
+    def __init__(self, batch_sizes: tuple[int, ...], any_batch_size: bool = False) -> None:
+        largest = max(batch_sizes)
+        self.batch_sizes = tuple(range(1, largest + 1)) if any_batch_size else batch_sizes
+        self._host_buffer = self._allocate_host_buffer(largest)
 
     def _allocate_host_buffer(self, batch_size: int) -> np.ndarray:
         """A uint8 (batch_size, 256, 256, 3) array the engine copies crops into."""
@@ -71,7 +78,7 @@ class Backend(ABC):
 
     def host_buffer(self, batch_size: int) -> np.ndarray:
         """The preallocated input of that batch size; `run_frames(batch_size)` reads it."""
-        return self._host_buffers[batch_size]
+        return self._host_buffer[:batch_size]
 
     @abstractmethod
     def run_frames(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -55,7 +55,6 @@ class CudaBackend(Backend):
         self.device = str(torch.device(device))
         self.autocast_dtype = PRECISIONS[precision]
         self.cuda_graphs = cuda_graphs
-        self._pinned_inputs: dict[int, torch.Tensor] = {}
         super().__init__(batch_sizes)
         # Fixed input shapes: let cuDNN time its algorithms once per shape.
         torch.backends.cudnn.benchmark = True
@@ -70,9 +69,10 @@ class CudaBackend(Backend):
             self._host_outputs = {size: self._allocate_host_outputs(size) for size in batch_sizes}
 
     def _allocate_host_buffer(self, batch_size: int) -> np.ndarray:
-        pinned = torch.zeros((batch_size, CROP_SIZE, CROP_SIZE, 3), dtype=torch.uint8, pin_memory=True)
-        self._pinned_inputs[batch_size] = pinned
-        return pinned.numpy()
+        self._pinned_input = torch.zeros(
+            (batch_size, CROP_SIZE, CROP_SIZE, 3), dtype=torch.uint8, pin_memory=True
+        )
+        return self._pinned_input.numpy()
 
     def _autocast(self) -> torch.autocast:
         # The autocast weight cache must be off while CUDA graphs are captured.
@@ -125,7 +125,7 @@ class CudaBackend(Backend):
         pixels = self._device_inputs[batch_size]
         host_pose, host_features = self._host_outputs[batch_size]
         with torch.cuda.device(self.device):
-            pixels.copy_(self._pinned_inputs[batch_size], non_blocking=True)
+            pixels.copy_(self._pinned_input[:batch_size], non_blocking=True)
             pose, features = self._frames[batch_size](pixels)
             host_pose.copy_(pose, non_blocking=True)
             host_features.copy_(features, non_blocking=True)

@@ -57,7 +57,7 @@ class OnnxRuntimeBackend(Backend):
             raise EngineUnavailableError(f"back end 'onnxruntime' unavailable: {reason}")
         import onnxruntime
 
-        super().__init__(batch_sizes)
+        super().__init__(batch_sizes, any_batch_size=True)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = torch.get_num_threads()

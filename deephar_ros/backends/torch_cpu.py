@@ -31,7 +31,7 @@ class TorchCpuBackend(Backend):
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
-        super().__init__(batch_sizes)
+        super().__init__(batch_sizes, any_batch_size=not compiled)
         self.name = "cpu-compile" if compiled else ("cpu-bf16" if precision == "bf16" else "cpu-eager")
         self.autocast_dtype = PRECISIONS[precision]
         self.model = model.to(memory_format=torch.channels_last)
@@ -39,7 +39,7 @@ class TorchCpuBackend(Backend):
         self.frames_from_pixels = (
             torch.compile(frames_from_pixels, dynamic=False) if compiled else frames_from_pixels
         )
-        self._pixel_tensors = {size: torch.from_numpy(self.host_buffer(size)) for size in batch_sizes}
+        self._pixels = torch.from_numpy(self._host_buffer)
 
     def _precision(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
@@ -49,7 +49,7 @@ class TorchCpuBackend(Backend):
     def run_frames(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         torch.set_flush_denormal(True)
         with torch.inference_mode(), self._precision():
-            pose, features = self.frames_from_pixels(self._pixel_tensors[batch_size])
+            pose, features = self.frames_from_pixels(self._pixels[:batch_size])
         return pose.float().numpy(), features.float().numpy()
 
     def run_actions(self, features: np.ndarray) -> np.ndarray:
