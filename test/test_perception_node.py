@@ -20,11 +20,13 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from deephar_ros.action_buffer import authors_clip_stride
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.keras_weights import WeightsFileError
 from deephar_ros.msg import Skeleton
 from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
+from deephar_ros.ros.frame_rate import FrameRateEstimator
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import image_to_rgb, rgb_to_image
 from deephar_ros.ros.loopback import Loopback
@@ -94,6 +96,22 @@ def test_pairer_reports_colour_frames_it_gives_up_on():
     assert pairer.add_depth(1.0, "d1") is None  # c1 is gone: only the newest colour waits
     with pytest.raises(ValueError, match="slop"):
         ApproximateTimePairer(slop=-1.0)
+
+
+# --- frame rate -------------------------------------------------------------------------------
+
+
+def test_frame_rate_is_the_median_interval_and_starts_over_after_a_reset():
+    estimator = FrameRateEstimator(intervals=4)
+    stamps = [10.0, 10.1, 10.2, 10.2, 12.0, 12.1]  # a repeated stamp, then a 1.8 s stall
+    assert [estimator.add(stamp) for stamp in stamps[:-1]] == [None] * 5
+    assert estimator.add(stamps[-1]) == pytest.approx(10.0)
+    assert estimator.add(13.0) is None  # known: no new estimate until a reset
+    estimator.reset()
+    assert [estimator.add(t) for t in (0.0, 0.5, 1.0, 1.5)] == [None] * 4
+    assert estimator.add(2.0) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="intervals"):
+        FrameRateEstimator(intervals=0)
 
 
 # --- stats --------------------------------------------------------------------------------------
@@ -389,6 +407,20 @@ def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(modu
             harness.publish(6_100_000_000_000)  # no depth for this one, then a newer one
             harness.publish(6_200_000_000_000)
             harness.spin_until(lambda: harness.node.stats.bad_input["depth_unpaired"] == unpaired + 1)
+    finally:
+        harness.close()
+
+
+def test_the_clip_stride_follows_the_rate_of_the_processed_frames(module_context):
+    harness = Loopback(module_context, FRAME, namespace="/rate_test", track_timeout=PATIENT_TRACK_TIMEOUT_S)
+    try:
+        assert harness.node.pipeline.actions.stride == authors_clip_stride("ntu60")  # 30 fps until measured
+        for i in range(12):  # a 10 Hz camera
+            harness.answer_for(harness.publish(8_000_000_000_000 + i * 100_000_000))
+        assert harness.node.pipeline.actions.stride == authors_clip_stride("ntu60", 10.0) == 3
+        assert harness.node.pipeline.config.frame_rate_hz == pytest.approx(10.0)
+        harness.spin_until(lambda: harness.peer.last_diagnostics().get("clip_stride") == "3")
+        assert float(harness.peer.last_diagnostics()["frame_rate_hz"]) == pytest.approx(10.0)
     finally:
         harness.close()
 
