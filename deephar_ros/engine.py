@@ -141,7 +141,7 @@ def _build_backend(
             model, batch_sizes, device=gpu, precision="fp16" if name == "cuda" else "bf16"
         )
     if name == "onnxruntime":
-        return onnx_runtime.OnnxRuntimeBackend(model, batch_sizes, model.config.num_frames)
+        return onnx_runtime.OnnxRuntimeBackend(model, batch_sizes)
     return TorchCpuBackend(
         model, batch_sizes, precision="bf16" if name == "cpu-bf16" else "fp32", compiled=name == "cpu-compile"
     )

@@ -33,6 +33,7 @@ class TinySPNet(nn.Module):
     def __init__(self, config) -> None:
         super().__init__()
         self.config = config
+        self.frame_feature_size = config.num_joints * 7
         self.stem = nn.Sequential(
             nn.Conv2d(3, 8, 5, stride=4, padding=2),
             nn.BatchNorm2d(8, eps=1e-3),

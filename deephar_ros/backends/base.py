@@ -44,17 +44,6 @@ class FramesFromPixels(nn.Module):
         return self.model.forward_frames(frames)
 
 
-class ActionsHead(nn.Module):
-    """The clip part of the network as a module of its own, for exporters that trace `forward`."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_actions(features)
-
-
 class Backend(ABC):
     """One way of running the network; sizes passed to it are always among `batch_sizes`.
 

@@ -19,6 +19,7 @@ from torch import nn
 from deephar_ros.backends.base import CROP_SIZE, EngineUnavailableError, PixelsToFrames
 from deephar_ros.backends.cuda import CudaBackend, FramesCallable
 from deephar_ros.backends.cuda import missing_requirement as missing_cuda
+from deephar_ros.onnx_export import graph_signature
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +44,6 @@ def weights_digest(model: nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-class FramesModule(nn.Module):
-    """The per-frame part as a plain module for torch.export: frames in, (pose, features) out."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.forward_frames(frames)
 
 
 class TensorRTBackend(CudaBackend):
@@ -98,7 +88,7 @@ class TensorRTBackend(CudaBackend):
         )
 
     def _compile(self, batch_size: int, path: Path) -> nn.Module:
-        half_model = FramesModule(copy.deepcopy(self.model).half()).eval()
+        half_model, _, _, _ = graph_signature(copy.deepcopy(self.model).half().eval(), "frames")
         example = torch.zeros((batch_size, 3, CROP_SIZE, CROP_SIZE), dtype=torch.float16, device=self.device)
         compiled = self.torch_tensorrt.compile(
             half_model, ir="dynamo", inputs=[example], enabled_precisions={torch.float16}
