@@ -232,16 +232,21 @@ def test_a_flood_of_malformed_images_is_counted_warned_about_a_few_times_and_ser
         rig.publish(4_000 * 10**9 + i * FRAME_NS, **fields)
         if i % 50 == 49:  # in bursts within the publisher's history of 100, so none is overwritten unsent
             rig.spin_until(lambda count=i + 1: stats.bad_input["image"] == count)
-    for i in range(20):  # uncalibrated, NaN and unknown-model camera infos
-        rig.peer.info_out.publish(
-            [
-                CameraInfo(width=64, height=48, k=[0.0] * 9),
-                CameraInfo(width=64, height=48, k=[math.nan] + [1.0] * 8),
-                CameraInfo(
-                    width=64, height=48, k=[50.0, 0, 32, 0, 50, 24, 0, 0, 1], distortion_model="x", d=[1.0]
-                ),
-            ][i % 3]
-        )
+    bad_infos = [
+        CameraInfo(width=64, height=48, k=[0.0] * 9),  # uncalibrated
+        CameraInfo(width=64, height=48, k=[math.nan] + [1.0] * 8),
+        CameraInfo(width=64, height=48, k=[50.0, 0, 32, 0, 50, 24, 0, 0, 1], distortion_model="x", d=[1.0]),
+        # finite but absurd: OpenCV's undistortion sends every pixel to NaN
+        CameraInfo(
+            width=64,
+            height=48,
+            k=[50.0, 0, 1e300, 0, 50, 24, 0, 0, 1],
+            distortion_model="plumb_bob",
+            d=[0.1] * 5,
+        ),
+    ]
+    for i in range(20):
+        rig.peer.info_out.publish(bad_infos[i % len(bad_infos)])
     rig.spin_until(lambda: stats.bad_input["image"] == sent and stats.bad_input["camera_info"] == 20)
     elapsed = time.monotonic() - started
     clean = rig.publish(5_000 * 10**9)

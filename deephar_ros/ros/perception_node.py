@@ -302,13 +302,12 @@ class PerceptionNode(Node):
 
     def _on_silence(self) -> None:
         """No image for track_timeout seconds: the camera stopped, so its tracks end now."""
-        self._frame_rate.reset()
         if self._live_tracks:
             self._notice(
                 "camera_silent",
                 f"no image for {self.parameters.track_timeout} s: {len(self._live_tracks)} track(s) retired",
             )
-            self._retire_all_tracks()
+        self._retire_all_tracks()
 
     def _retire_all_tracks(self) -> None:
         """Forget every track and clip (camera restart, time jump); DELETE markers for those shown."""
