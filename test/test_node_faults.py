@@ -15,12 +15,15 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 
+import cv2
 import numpy as np
 import pytest
 import rclpy
+from builtin_interfaces.msg import Time
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
@@ -333,3 +336,30 @@ def test_start_up_faults_end_the_node_process_with_a_clear_error(penn_weights_fi
             pytest.fail(f"{name}: the node process hung at start-up")
         assert process.returncode == 1, (name, stderr)
         assert "start-up failed" in stderr and expected in stderr, (name, stderr)
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A small PNG whose header declares width x height RGB pixels (its data holds a few rows)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    rows = zlib.compress(bytes(4 * (1 + 3 * width)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def test_a_compressed_image_declaring_an_absurd_size_is_refused_before_it_is_decoded(rig_factory):
+    rig = rig_factory(image_transport="compressed")
+    stats = rig.node.stats
+    bomb = png_declaring(20000, 20000)
+    assert len(bomb) < 10_000  # decoded, it would take 1.2 GB
+    rig.peer.compressed_out.publish(
+        CompressedImage(header=Header(frame_id="test_camera"), format="png", data=bomb)
+    )
+    rig.spin_until(lambda: stats.bad_input["image"] == 1)
+    rig.spin_until(lambda: any("declares 20000x20000" in text for text in rig.received["warnings"]))
+    _, png = cv2.imencode(".png", cv2.cvtColor(FRAME, cv2.COLOR_RGB2BGR))
+    header = Header(stamp=Time(sec=9000), frame_id="test_camera")
+    rig.peer.compressed_out.publish(CompressedImage(header=header, format="png", data=png.tobytes()))
+    assert only_skeleton(rig.answer_for(header)).header.stamp == header.stamp

@@ -101,6 +101,12 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     if len(msg.data) == 0:
         raise ImageConversionError("compressed image has no data")
     encoded = np.frombuffer(msg.data, dtype=np.uint8)
+    declared = declared_size(encoded[:_HEADER_SCAN_BYTES].tobytes())
+    if declared is not None and declared[0] * declared[1] > MAX_IMAGE_PIXELS:
+        raise ImageConversionError(
+            f"compressed image (format '{msg.format}') declares {declared[0]}x{declared[1]} pixels, "
+            f"more than the {MAX_IMAGE_PIXELS} allowed"
+        )
     try:
         decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
     except cv2.error as error:
@@ -110,6 +116,32 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     if decoded is None or decoded.size == 0:
         raise ImageConversionError(f"compressed image (format '{msg.format}') could not be decoded")
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+# JPEG start-of-frame markers (baseline, progressive, lossless...; not DHT C4, JPG C8, DAC CC).
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_HEADER_SCAN_BYTES = 1 << 16  # JPEG EXIF blocks come before the frame header; 64 kB covers them
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) a PNG or JPEG header declares, None for other or unreadable data.
+
+    Read before decoding: a few kB of PNG can declare a 30000x30000 image, which OpenCV would
+    allocate (2.7 GB) and decode before anyone could look at its size.
+    """
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] != b"\xff\xd8":
+        return None
+    position = 2
+    while position + 4 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker in _JPEG_FRAME_MARKERS and position + 9 <= len(data):
+            height = int.from_bytes(data[position + 5 : position + 7], "big")
+            return int.from_bytes(data[position + 7 : position + 9], "big"), height
+        position += 2 + length
+    return None
 
 
 def depth_to_metres(msg: Image) -> np.ndarray:
