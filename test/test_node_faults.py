@@ -100,9 +100,8 @@ def test_a_camera_that_stops_retires_its_tracks_and_new_ones_start_when_it_resum
     assert stats.conditions["camera_silent"] >= 1
     rig.spin_until(lambda: any("track(s) retired" in text for text in rig.received["warnings"]))
     # It resumes "10 s" later: a new track, never the old id again.
-    resumed = [rig.answer_for(rig.publish(start + 10 * 10**9 + i * FRAME_NS)) for i in range(3)]
-    new_ids = {only_skeleton(answer).track_id for answer in resumed}
-    assert len(new_ids) == 1 and new_ids.pop() > old_id
+    resumed = rig.answer_for(rig.publish(start + 10 * 10**9))
+    assert only_skeleton(resumed).track_id > old_id
     assert stats.failed == 0
 
 
