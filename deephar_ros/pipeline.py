@@ -142,6 +142,21 @@ class Pipeline:
             )
         self.filters: dict[int, tuple[OneEuroFilter, OneEuroFilter]] = {}
 
+    def set_frame_rate(self, frame_rate_hz: float) -> int | None:
+        """Rescale the authors' clip stride to a measured camera rate; returns the stride in use.
+
+        A caller-chosen `clip_stride` wins. When the stride changes the clips start again, since
+        samples taken at the old stride would mix two spacings in one clip.
+        """
+        self.config.frame_rate_hz = frame_rate_hz
+        if self.actions is None or self.config.clip_stride:
+            return None if self.actions is None else self.actions.stride
+        stride = authors_clip_stride(self.actions.label_set, frame_rate_hz)
+        if stride != self.actions.stride:
+            self.actions.stride = stride
+            self.actions.reset()
+        return stride
+
     def reset(self) -> None:
         """Forget tracks, clip buffers and filters (camera restart, time jump)."""
         self.tracker.reset()

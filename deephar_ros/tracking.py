@@ -9,6 +9,7 @@ never reused. Time going backwards retires every track (a replayed bag, a camera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +115,15 @@ class Tracker:
         retired: list[int] = []
         if self.last_stamp is not None and stamp < self.last_stamp:
             retired += self.reset()
-        self.last_stamp = stamp
+        previous_stamp, self.last_stamp = self.last_stamp, stamp
+        # A track that missed the previous frame and is older than the timeout must not come back;
+        # one seen in the previous frame may still be matched, however slow the frames come.
+        retired += self._retire(
+            lambda t: (
+                stamp - t.last_stamp > self.timeout_s
+                and (previous_stamp is None or t.last_stamp < previous_stamp)
+            )
+        )
 
         cost = np.array(
             [
@@ -142,14 +151,14 @@ class Tracker:
                 self.tracks.append(track)
                 ids[di] = track.track_id
 
-        alive = []
-        for track in self.tracks:
-            if stamp - track.last_stamp > self.timeout_s:
-                retired.append(track.track_id)
-            else:
-                alive.append(track)
-        self.tracks = alive
+        retired += self._retire(lambda t: stamp - t.last_stamp > self.timeout_s)
         return ids, retired
+
+    def _retire(self, expired: Callable[[Track], bool]) -> list[int]:
+        """Drop the tracks `expired` selects; returns their ids."""
+        gone = [t.track_id for t in self.tracks if expired(t)]
+        self.tracks = [t for t in self.tracks if not expired(t)]
+        return gone
 
     def _follow(self, track: Track, box: Box, joints: np.ndarray, conf: np.ndarray, stamp: float) -> int:
         dt = stamp - track.last_stamp

@@ -186,6 +186,19 @@ def test_ids_stay_and_actions_run_in_one_batch_at_the_stride():
     assert action.clips_averaged == 2
 
 
+def test_measured_frame_rate_rescales_the_clip_stride_and_restarts_the_clips():
+    engine = BlobEngine()
+    pipeline = Pipeline(engine, PipelineConfig())
+    assert pipeline.actions.stride == 8  # the authors' NTU stride at 30 fps
+    people, image, _ = two_people_frame()
+    pipeline.process(image, 0.0, INTRINSICS, boxes=[box_of(p) for p in people])
+    assert pipeline.actions.tracks
+    assert pipeline.set_frame_rate(15.0) == 4
+    assert pipeline.actions.stride == 4 and not pipeline.actions.tracks
+    fixed = Pipeline(engine, PipelineConfig(clip_stride=3))
+    assert fixed.set_frame_rate(15.0) == 3 and fixed.actions.stride == 3
+
+
 def test_flip_tta_sends_mirrored_crops_in_the_same_batch():
     people, image, _ = two_people_frame()
     engine = BlobEngine()

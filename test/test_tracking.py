@@ -54,6 +54,22 @@ def test_lost_track_is_retired_after_the_timeout_and_ids_are_not_reused():
     assert retired == [] and second != first
 
 
+def test_a_track_unseen_past_the_timeout_does_not_come_back():
+    tracker = Tracker(timeout_s=1.0)
+    boxes, joints, conf = frame([person(200)])
+    (first,), _ = tracker.update(boxes, joints, conf, 0.0)
+    assert tracker.update([], np.zeros((0, 5, 2)), np.zeros((0, 5)), 0.5) == ([], [])  # nobody in view
+    (second,), retired = tracker.update(boxes, joints, conf, 10.0)  # same place, long after the timeout
+    assert retired == [first] and second != first
+
+
+def test_a_track_seen_in_the_previous_frame_survives_slow_frames():
+    tracker = Tracker(timeout_s=1.0)
+    boxes, joints, conf = frame([person(200)])
+    ids = [tracker.update(boxes, joints, conf, 2.0 * k)[0] for k in range(3)]  # one frame every 2 s
+    assert ids == [[1], [1], [1]]
+
+
 def test_time_going_backwards_retires_everything():
     tracker = Tracker()
     boxes, joints, conf = frame([person(150), person(450)])

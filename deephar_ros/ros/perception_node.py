@@ -38,7 +38,6 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from deephar_ros.action_buffer import authors_clip_stride
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.config import get_preset
 from deephar_ros.engine import InferenceEngine, create_engine
@@ -332,15 +331,8 @@ class PerceptionNode(Node):
         if rate is None:
             return
         self.stats.set_setting("frame_rate_hz", rate)
-        actions = self.pipeline.actions
-        if actions is None or self.parameters.clip_stride:
-            return
-        stride = authors_clip_stride(actions.label_set, rate)
-        if stride != actions.stride:
-            # Samples taken at the old stride would mix two spacings in one clip: start the clips again.
-            actions.stride = stride
-            actions.reset()
-            self.pipeline.config.frame_rate_hz = rate
+        stride = self.pipeline.set_frame_rate(rate)
+        if stride is not None:
             self.stats.set_setting("clip_stride", stride)
 
     def _process(self, frame: _Frame) -> None:
