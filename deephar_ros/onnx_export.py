@@ -8,6 +8,7 @@ The TorchScript-based exporter (`dynamo=False`) is used: it needs no extra packa
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -63,7 +64,10 @@ def export_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
     dynamic_axes = {name: {0: "batch"} for name in input_names + output_names}
-    with torch.no_grad():
+    # The exporter warns that strided slices (the TF-style padding crops) are not constant-folded:
+    # harmless for this graph, and it would print on every engine start.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
         torch.onnx.export(
             module,
             (example,),
