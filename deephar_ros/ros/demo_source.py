@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -21,6 +20,7 @@ from std_msgs.msg import Header
 
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.ros.image_conversion import rgb_to_image
+from deephar_ros.ros.node_main import run_node
 
 NODE_NAME = "deephar_demo_source"
 DEFAULT_VIDEO = "data/vtest.avi"
@@ -116,22 +116,12 @@ class DemoSource(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the demo_source executable; non-zero exit when the video cannot be opened."""
-    rclpy.init(args=args)
-    try:
-        node = DemoSource()
-    except Exception as error:  # any start-up failure is reported and ends the process
-        rclpy.logging.get_logger(NODE_NAME).error(f"start-up failed: {type(error).__name__}: {error}")
-        rclpy.try_shutdown()
-        return 1
-    try:
-        while rclpy.ok() and not node.finished:
-            rclpy.spin_once(node, timeout_sec=0.5)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(NODE_NAME, DemoSource, _spin_until_finished, args)
+
+
+def _spin_until_finished(node: DemoSource) -> None:
+    while rclpy.ok() and not node.finished:
+        rclpy.spin_once(node, timeout_sec=0.5)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ import numpy as np
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -57,6 +56,7 @@ from deephar_ros.ros.image_conversion import (
     rgb_to_image,
 )
 from deephar_ros.ros.markers import frame_markers
+from deephar_ros.ros.node_main import run_node
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_stamp
 from deephar_ros.spnet import SPNet
@@ -419,21 +419,7 @@ class PerceptionNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the perception_node executable; non-zero exit when start-up fails."""
-    rclpy.init(args=args)
-    try:
-        node = PerceptionNode()
-    except Exception as error:  # any start-up failure is reported and ends the process
-        rclpy.logging.get_logger(NODE_NAME).error(f"start-up failed: {type(error).__name__}: {error}")
-        rclpy.try_shutdown()
-        return 1
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(NODE_NAME, PerceptionNode, rclpy.spin, args)
 
 
 if __name__ == "__main__":
