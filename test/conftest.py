@@ -1,15 +1,22 @@
-"""Shared fixtures: the Keras reference vectors of the NTU model and that model, built once per session."""
+"""Shared fixtures: the Keras reference vectors of the NTU model and that model, built once per session,
+and rclpy contexts for the tests that talk over DDS."""
 
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rclpy
 import torch
 
 from deephar_ros.config import get_preset
 from deephar_ros.keras_weights import convert_keras_file, write_keras_weights
 from deephar_ros.spnet import SPNet
+
+# Every DDS test of this process stays on loopback, in a domain of its own (node subprocesses inherit
+# it), so concurrent test runs of other checkouts never cross.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 200)
 
 REFERENCE_DIR = Path(
     os.environ.get("DEEPHAR_ROS_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference")
@@ -86,3 +93,25 @@ def penn_weights_file(penn_model: SPNet, tmp_path_factory: pytest.TempPathFactor
 def penn_clip() -> torch.Tensor:
     generator = torch.Generator().manual_seed(11)
     return torch.rand((1, 8, 3, 256, 256), generator=generator) * 2 - 1
+
+
+def _started_rclpy_context() -> rclpy.context.Context:
+    context = rclpy.context.Context()
+    rclpy.init(context=context)  # the domain of ROS_DOMAIN_ID above
+    return context
+
+
+@pytest.fixture
+def rclpy_context():
+    """An rclpy context for one test."""
+    context = _started_rclpy_context()
+    yield context
+    context.try_shutdown()
+
+
+@pytest.fixture(scope="module")
+def rclpy_module_context():
+    """An rclpy context shared by the tests of one module (nodes that are costly to build)."""
+    context = _started_rclpy_context()
+    yield context
+    context.try_shutdown()

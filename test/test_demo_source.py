@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -18,8 +16,6 @@ from sensor_msgs.msg import CameraInfo, Image
 from deephar_ros.ros.demo_source import DemoSource, main
 from deephar_ros.ros.image_conversion import image_to_rgb
 
-DOMAIN_ID = 1 + (os.getpid() + 7) % 200
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200)]
 WIDTH, HEIGHT = 64, 48
 
@@ -33,14 +29,6 @@ def video(tmp_path) -> str:
         writer.write(np.full((HEIGHT, WIDTH, 3), colour[::-1], np.uint8))  # OpenCV writes BGR
     writer.release()
     return path
-
-
-@pytest.fixture
-def context():
-    ros_context = rclpy.context.Context()
-    rclpy.init(context=ros_context, domain_id=DOMAIN_ID)
-    yield ros_context
-    ros_context.try_shutdown()
 
 
 def run_source(
@@ -76,8 +64,8 @@ def run_source(
     return source, images, infos
 
 
-def test_publishes_every_frame_once_with_camera_info(context, video):
-    source, images, infos = run_source(context, video, loop=False, wanted=len(COLOURS))
+def test_publishes_every_frame_once_with_camera_info(rclpy_context, video):
+    source, images, infos = run_source(rclpy_context, video, loop=False, wanted=len(COLOURS))
     assert source.fps == pytest.approx(25.0)
     assert source.finished and source.frames_published == len(COLOURS)
     assert len(images) == len(COLOURS)
@@ -100,8 +88,8 @@ def test_publishes_every_frame_once_with_camera_info(context, video):
     assert info.k[2] == pytest.approx(WIDTH / 2, abs=0.5) and info.k[8] == 1.0
 
 
-def test_loop_starts_the_video_again(context, video):
-    source, images, _ = run_source(context, video, loop=True, wanted=len(COLOURS) + 2)
+def test_loop_starts_the_video_again(rclpy_context, video):
+    source, images, _ = run_source(rclpy_context, video, loop=True, wanted=len(COLOURS) + 2)
     assert not source.finished
     assert len(images) >= len(COLOURS) + 2
     np.testing.assert_allclose(
@@ -109,15 +97,15 @@ def test_loop_starts_the_video_again(context, video):
     )
 
 
-def test_missing_or_unreadable_video_is_a_clear_error(context, tmp_path):
+def test_missing_or_unreadable_video_is_a_clear_error(rclpy_context, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         DemoSource(
-            context=context, parameter_overrides=[Parameter("video", value=str(tmp_path / "none.avi"))]
+            context=rclpy_context, parameter_overrides=[Parameter("video", value=str(tmp_path / "none.avi"))]
         )
     garbage = tmp_path / "garbage.avi"
     garbage.write_bytes(b"this is not a video")
     with pytest.raises(ValueError, match="cannot be decoded"):
-        DemoSource(context=context, parameter_overrides=[Parameter("video", value=str(garbage))])
+        DemoSource(context=rclpy_context, parameter_overrides=[Parameter("video", value=str(garbage))])
 
 
 def test_main_exits_non_zero_without_a_video(tmp_path):

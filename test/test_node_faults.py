@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import subprocess
 import sys
 import time
@@ -20,7 +19,6 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -35,8 +33,6 @@ from deephar_ros.ros.loopback import Loopback
 from deephar_ros.ros.markers import NAMESPACES
 from deephar_ros.ros.perception_node import WARNING_PERIOD_S, PerceptionNode
 
-DOMAIN_ID = 1 + os.getpid() % 200
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 FRAME = np.random.default_rng(2).integers(0, 256, size=(48, 64, 3), dtype=np.uint8)
 WIDE_FRAME = np.random.default_rng(3).integers(0, 256, size=(96, 128, 3), dtype=np.uint8)
 FRAME_NS = 33_333_333  # 30 Hz
@@ -44,16 +40,8 @@ SILENCE_TIMEOUT_S = 0.5  # track_timeout for the camera-stop scenario: "10 s" sc
 PATIENT_TIMEOUT_S = 60.0  # elsewhere: a stalled test machine never reads as a camera stopping
 
 
-@pytest.fixture(scope="module")
-def context():
-    ros_context = rclpy.context.Context()
-    rclpy.init(context=ros_context, domain_id=DOMAIN_ID)
-    yield ros_context
-    ros_context.try_shutdown()
-
-
 @pytest.fixture
-def rig_factory(context):
+def rig_factory(rclpy_module_context):
     """Builds a Loopback in a namespace of its own per call and closes them all after the test."""
     rigs: list[Loopback] = []
     names = itertools.count()
@@ -65,7 +53,7 @@ def rig_factory(context):
             "diagnostics_period": 0.2,
             "track_timeout": PATIENT_TIMEOUT_S,
         } | overrides
-        rigs.append(Loopback(context, FRAME, namespace=f"/faults_{next(names)}", **parameters))
+        rigs.append(Loopback(rclpy_module_context, FRAME, namespace=f"/faults_{next(names)}", **parameters))
         return rigs[-1]
 
     yield build
@@ -280,9 +268,9 @@ def test_time_going_backwards_retires_the_tracks_and_tracking_starts_again(rig_f
     rig.spin_until(lambda: any("stamp went back" in text for text in rig.received["warnings"]))
 
 
-def test_device_auto_falls_back_to_the_cpu_and_says_why(context):
+def test_device_auto_falls_back_to_the_cpu_and_says_why(rclpy_module_context):
     node = PerceptionNode(
-        context=context,
+        context=rclpy_module_context,
         namespace="/faults_auto",
         parameter_overrides=[
             Parameter("random_weights", value=True),
@@ -304,10 +292,7 @@ def start_node(*parameters: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "deephar_ros.ros.perception_node", "--ros-args"]
     for parameter in parameters:
         command += ["-p", parameter]
-    environment = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID))
-    return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
-    )
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_start_up_faults_end_the_node_process_with_a_clear_error(penn_weights_file, tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import math
-import os
 import re
 import time
 
@@ -26,8 +25,6 @@ from deephar_ros.ros.image_conversion import COLOUR_ENCODINGS, DEPTH_ENCODINGS
 from deephar_ros.ros.loopback import Loopback
 from deephar_ros.ros.perception_node import WARNING_PERIOD_S
 
-DOMAIN_ID = 1 + os.getpid() % 200
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 SEED = 20240607
 IN_PROCESS_MESSAGES = 3000
 OVER_DDS_MESSAGES = 300
@@ -116,7 +113,7 @@ def random_camera_info(rng: np.random.Generator) -> CameraInfo:
 @pytest.fixture(scope="module")
 def rig():
     context = rclpy.context.Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    rclpy.init(context=context)
     built = Loopback(
         context,
         FRAME,

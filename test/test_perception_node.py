@@ -3,7 +3,6 @@ over real rclpy on loopback with the project's messages."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -11,7 +10,6 @@ import threading
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.exceptions import InvalidParameterValueException
@@ -32,19 +30,6 @@ from deephar_ros.ros.image_conversion import image_to_rgb, rgb_to_image
 from deephar_ros.ros.loopback import Loopback
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.perception_node import ApproximateTimeSynchronizer, PerceptionNode
-
-# A DDS domain of this test process, so parallel test runs of other checkouts never cross.
-DOMAIN_ID = 1 + os.getpid() % 200
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-
-
-@pytest.fixture
-def context():
-    ros_context = rclpy.context.Context()
-    rclpy.init(context=ros_context, domain_id=DOMAIN_ID)
-    yield ros_context
-    ros_context.try_shutdown()
-
 
 # --- frame slot -------------------------------------------------------------------------------
 
@@ -145,10 +130,10 @@ def test_stats_count_rates_and_latency_percentiles():
 # --- parameters ---------------------------------------------------------------------------------
 
 
-def declared(context, **overrides) -> PerceptionParameters:
+def declared(rclpy_context, **overrides) -> PerceptionParameters:
     node = Node(
         "parameter_test",
-        context=context,
+        context=rclpy_context,
         parameter_overrides=[Parameter(name, value=value) for name, value in overrides.items()],
     )
     try:
@@ -157,8 +142,8 @@ def declared(context, **overrides) -> PerceptionParameters:
         node.destroy_node()
 
 
-def test_parameters_take_their_defaults_and_overrides(context):
-    parameters = declared(context, random_weights=True, max_people=2, output_frame="base")
+def test_parameters_take_their_defaults_and_overrides(rclpy_context):
+    parameters = declared(rclpy_context, random_weights=True, max_people=2, output_frame="base")
     assert parameters == PerceptionParameters(random_weights=True, max_people=2, output_frame="base")
 
 
@@ -180,9 +165,9 @@ def test_parameters_take_their_defaults_and_overrides(context):
         ({"weights": "w.h5", "random_weights": True}, ValueError, "choose one"),
     ],
 )
-def test_invalid_parameters_are_refused_with_a_message(context, overrides, error, message):
+def test_invalid_parameters_are_refused_with_a_message(rclpy_context, overrides, error, message):
     with pytest.raises(error, match=message):
-        declared(context, **overrides)
+        declared(rclpy_context, **overrides)
 
 
 # --- the node over rclpy ------------------------------------------------------------------------
@@ -195,18 +180,10 @@ PATIENT_TRACK_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope="module")
-def module_context():
-    ros_context = rclpy.context.Context()
-    rclpy.init(context=ros_context, domain_id=DOMAIN_ID)
-    yield ros_context
-    ros_context.try_shutdown()
-
-
-@pytest.fixture(scope="module")
-def harness(module_context):
+def harness(rclpy_module_context):
     """One node for the module (building the network is the slow part); tests compare counter deltas."""
     built = Loopback(
-        module_context,
+        rclpy_module_context,
         FRAME,
         clip_stride=1,
         action_top_k=3,
@@ -383,9 +360,9 @@ def test_a_stamp_going_back_resets_the_tracks_and_is_counted(harness):
     assert stats.conditions["stamp_backwards"] == backwards + 1
 
 
-def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(module_context):
+def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(rclpy_module_context):
     harness = Loopback(
-        module_context,
+        rclpy_module_context,
         FRAME,
         namespace="/depth_test",
         output_frame="base_link",
@@ -411,8 +388,10 @@ def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(modu
         harness.close()
 
 
-def test_the_clip_stride_follows_the_rate_of_the_processed_frames(module_context):
-    harness = Loopback(module_context, FRAME, namespace="/rate_test", track_timeout=PATIENT_TRACK_TIMEOUT_S)
+def test_the_clip_stride_follows_the_rate_of_the_processed_frames(rclpy_module_context):
+    harness = Loopback(
+        rclpy_module_context, FRAME, namespace="/rate_test", track_timeout=PATIENT_TRACK_TIMEOUT_S
+    )
     try:
         assert harness.node.pipeline.actions.stride == authors_clip_stride("ntu60")  # 30 fps until measured
         for i in range(12):  # a 10 Hz camera
@@ -425,10 +404,10 @@ def test_the_clip_stride_follows_the_rate_of_the_processed_frames(module_context
         harness.close()
 
 
-def test_compressed_transport_and_an_empty_frame_id(module_context):
+def test_compressed_transport_and_an_empty_frame_id(rclpy_module_context):
     # Reliable: a best-effort reader drops what a writer sends before the reader has matched it.
     harness = Loopback(
-        module_context,
+        rclpy_module_context,
         FRAME,
         namespace="/compressed_test",
         image_transport="compressed",
@@ -449,11 +428,13 @@ def test_compressed_transport_and_an_empty_frame_id(module_context):
         harness.close()
 
 
-def test_a_corrupt_weights_file_is_refused_at_construction(module_context, tmp_path):
+def test_a_corrupt_weights_file_is_refused_at_construction(rclpy_module_context, tmp_path):
     corrupt = tmp_path / "weights.hdf5"
     corrupt.write_bytes(b"not an HDF5 file")
     with pytest.raises(WeightsFileError, match="truncated or corrupt"):
-        PerceptionNode(context=module_context, parameter_overrides=[Parameter("weights", value=str(corrupt))])
+        PerceptionNode(
+            context=rclpy_module_context, parameter_overrides=[Parameter("weights", value=str(corrupt))]
+        )
 
 
 def test_missing_weights_end_start_up_with_an_error_and_a_non_zero_exit(tmp_path):
@@ -466,7 +447,6 @@ def test_missing_weights_end_start_up_with_an_error_and_a_non_zero_exit(tmp_path
         "-p",
         f"weights:={missing}",
     ]
-    environment = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN_ID))
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 1
     assert "weights file not found" in finished.stderr and str(missing) in finished.stderr
