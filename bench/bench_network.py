@@ -21,9 +21,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from deephar_ros.config import get_preset
 from deephar_ros.engine import create_engine
-from deephar_ros.keras_weights import load_model
+from deephar_ros.keras_weights import load_model, random_model
 from deephar_ros.spnet import SPNet
 
 # The authors' Keras code on the same 2 cores, one NTU 8-frame clip (issue 8).
@@ -55,8 +54,7 @@ def load_network(preset: str, weights: str | None) -> SPNet:
     if weights:
         with tempfile.TemporaryDirectory() as cache_dir:
             return load_model(weights, preset, cache_dir=cache_dir)
-    torch.manual_seed(0)
-    return SPNet(get_preset(preset)).eval()
+    return random_model(preset)
 
 
 def bench_engine(

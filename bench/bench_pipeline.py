@@ -19,12 +19,10 @@ import numpy as np
 import torch
 from std_msgs.msg import Header
 
-from deephar_ros.config import get_preset
 from deephar_ros.engine import create_engine
-from deephar_ros.keras_weights import load_model
+from deephar_ros.keras_weights import load_model, random_model
 from deephar_ros.pipeline import STAGES, Pipeline, PipelineConfig
 from deephar_ros.ros.result_messages import action_array, skeleton_array, stamp_to_time
-from deephar_ros.spnet import SPNet
 from deephar_ros.video import FrameSource
 
 ALL_STAGES = ("decode", *STAGES, "publish")
@@ -53,8 +51,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache_dir:
             model = load_model(args.weights, args.preset, cache_dir=cache_dir)
     else:
-        torch.manual_seed(0)
-        model = SPNet(get_preset(args.preset)).eval()
+        model = random_model(args.preset)
     engine = create_engine(model, args.backend)
     pipeline = Pipeline(engine, PipelineConfig(detector=args.detector, max_people=args.max_people))
     source = FrameSource(args.video, max_frames=args.warmup + args.frames)

@@ -302,6 +302,17 @@ def _load_keras_file_cached(path: Path, config: SPNetConfig, cache: Path) -> SPN
     return model
 
 
+def random_model(config: SPNetConfig | str = "ntu_multitask", seed: int = 0) -> SPNet:
+    """An untrained SPNet, the same for the same seed: plumbing and speed checks only.
+
+    It costs what the released model costs, so it stands in for it where no weights can be had.
+    The global torch generator is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SPNet(resolve_config(config)).eval()
+
+
 def load_model(
     path: str | os.PathLike,
     config: SPNetConfig | str = "ntu_multitask",

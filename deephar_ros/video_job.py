@@ -63,17 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load_network(args: argparse.Namespace):
     """The SPNet of --config, with the weights file's parameters or seeded random ones."""
+    from deephar_ros.keras_weights import load_model, random_model
+
     config = get_preset(args.config)
-    if args.random_weights:
-        import torch
-
-        from deephar_ros.spnet import SPNet
-
-        torch.manual_seed(0)
-        return SPNet(config).eval()
-    from deephar_ros.keras_weights import load_model
-
-    return load_model(args.weights, config)
+    return random_model(config) if args.random_weights else load_model(args.weights, config)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from deephar_ros.keras_weights import (
     keras_state_dict,
     load_checkpoint,
     load_model,
+    random_model,
     save_checkpoint,
 )
 from deephar_ros.spnet import SPNet
@@ -124,3 +125,19 @@ def test_unusable_cache_is_replaced(penn_model, penn_weights_file, tmp_path):
         model = load_model(penn_weights_file, PENN, cache_dir=cache)
     assert torch.equal(model.entry_flow.conv1.weight, penn_model.entry_flow.conv1.weight)
     assert load_checkpoint(cached, PENN) is not None
+
+
+def test_random_model_repeats_for_a_seed_and_leaves_the_global_generator_alone():
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    first, again, other = (
+        random_model("ntu_multitask_pose"),
+        random_model("ntu_multitask_pose"),
+        random_model("ntu_multitask_pose", seed=1),
+    )
+    assert torch.equal(torch.rand(1), expected_next)
+    weight = "entry_flow.conv1.weight"
+    assert torch.equal(first.state_dict()[weight], again.state_dict()[weight])
+    assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])
+    assert not first.training

@@ -40,7 +40,7 @@ from visualization_msgs.msg import MarkerArray
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.config import get_preset
 from deephar_ros.engine import InferenceEngine, create_engine
-from deephar_ros.keras_weights import load_model
+from deephar_ros.keras_weights import load_model, random_model
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
 from deephar_ros.pipeline import Pipeline, PipelineConfig
 from deephar_ros.results import DEPTH_FROM_SIZE, FrameResult
@@ -59,7 +59,6 @@ from deephar_ros.ros.markers import frame_markers
 from deephar_ros.ros.node_main import run_node
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_stamp
-from deephar_ros.spnet import SPNet
 from deephar_ros.video import RANDOM_WEIGHTS_BANNER, draw_result
 
 try:  # RGB-D pairing on ROS installs; message_filters is not on PyPI, see ApproximateTimePairer
@@ -103,7 +102,7 @@ def camera_qos(parameters: PerceptionParameters) -> QoSProfile:
 def build_engine(parameters: PerceptionParameters) -> InferenceEngine:
     """The network (released weights, or random ones when asked) on the chosen back end."""
     config = get_preset(parameters.model)
-    model = SPNet(config) if parameters.random_weights else load_model(parameters.weights, config)
+    model = random_model(config) if parameters.random_weights else load_model(parameters.weights, config)
     return create_engine(model, backend=parameters.backend, device=parameters.device)
 
 
