@@ -335,16 +335,3 @@ def load_model(
             f"expected one of {(*KERAS_SUFFIXES, *CHECKPOINT_SUFFIXES)}"
         )
     return model.to(device).eval()
-
-
-# ---- fidelity ---------------------------------------------------------------------------------------
-FIDELITY_ATOL = 1e-4
-FIDELITY_RTOL = 1e-3
-
-
-def fidelity_excess(ours: np.ndarray | torch.Tensor, reference: np.ndarray) -> float:
-    """max(|ours - ref| - (1e-4 + 1e-3 |ref|)): <= 0 when `ours` matches the Keras reference."""
-    ours = ours.detach().cpu().numpy() if isinstance(ours, torch.Tensor) else np.asarray(ours)
-    if ours.shape != reference.shape:
-        raise ValueError(f"shape {ours.shape} differs from the reference's {reference.shape}")
-    return float((np.abs(ours - reference) - (FIDELITY_ATOL + FIDELITY_RTOL * np.abs(reference))).max())

@@ -1,11 +1,12 @@
 """The inference engine: back ends agree with eager fp32, selection and fallback, padding, bad input.
 
-Tolerances: fp32 back ends match eager fp32 to the fidelity tolerance of the port
-(|ours - ref| <= 1e-4 + 1e-3 |ref|). Half-precision back ends (bf16, fp16) match to 1e-2 relative
-plus 1e-2 absolute on poses (x, y, z, visibility are crop-normalised, within [0, 1], so 1e-2 is 1 %
-of the crop) and give the same top-1 action on the reference clip. On the reference clip and
-weights cpu-bf16 does not: poses are off by up to 0.14 of the crop and the top-1 action changes
-(BENCHMARKS.md), so it is checked on the small network only and "cpu" never picks it.
+Tolerances (test/fidelity.py): fp32 back ends match eager fp32 to the fidelity tolerance of the port,
+|ours - ref| <= 1e-4 + 1e-3 max|ref| per output tensor, which holds across x86 CPUs whose kernels
+round differently. Half-precision back ends (bf16, fp16) match to 1e-2 + 1e-2 max|ref| on poses
+(x, y, z, visibility are crop-normalised, within [0, 1], so that is 2 % of the crop) and give the
+same top-1 action on the reference clip. On the reference clip and weights cpu-bf16 does not: poses
+are off by up to 0.14 of the crop and the top-1 action changes (BENCHMARKS.md),
+so it is checked on the small network only and "cpu" never picks it.
 """
 
 import importlib.util
@@ -15,6 +16,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from fidelity import assert_agrees
 from torch import nn
 
 from deephar_ros.backends import tensorrt
@@ -22,7 +24,6 @@ from deephar_ros.config import get_preset
 from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, create_engine
 from deephar_ros.spnet import SPNet
 
-FIDELITY = {"rtol": 1e-3, "atol": 1e-4}
 HALF_PRECISION = {"rtol": 1e-2, "atol": 1e-2}
 FP32_BACKENDS = ("cpu-eager", "onnxruntime")
 
@@ -109,16 +110,16 @@ def test_cpu_backends_match_eager_fp32(tiny_model: TinySPNet, crops: np.ndarray,
     ref_pose, ref_features = eager_reference(tiny_model, crops[:3])
     assert pose.dtype == features.dtype == np.float32
     assert pose.shape == (3, 17, 4) and features.shape == ref_features.shape
-    tolerance = FIDELITY if backend in FP32_BACKENDS else HALF_PRECISION
-    np.testing.assert_allclose(pose, ref_pose, **tolerance)
+    tolerance = {} if backend in FP32_BACKENDS else HALF_PRECISION
+    assert_agrees(pose, ref_pose, "pose", **tolerance)
     clip = np.stack([ref_features[[0, 1, 2, 0, 1, 2, 0, 1]], ref_features[[2] * 8]])
     with torch.no_grad():
         ref_scores = tiny_model.forward_actions(torch.from_numpy(clip)).numpy()
     scores = engine.run_actions(clip)
     assert scores.shape == (2, 60) and scores.dtype == np.float32
-    np.testing.assert_allclose(scores, ref_scores, **tolerance)
+    assert_agrees(scores, ref_scores, "action scores", **tolerance)
     if backend in FP32_BACKENDS:
-        np.testing.assert_allclose(features, ref_features, **FIDELITY)
+        assert_agrees(features, ref_features, "features")
 
 
 def test_compiled_backend_pads_and_matches_eager_fp32(tiny_model: TinySPNet, crops: np.ndarray) -> None:
@@ -127,8 +128,8 @@ def test_compiled_backend_pads_and_matches_eager_fp32(tiny_model: TinySPNet, cro
     # 3 crops: a batch of 2, then 1 crop padded to 2; padding must not leak into the results.
     pose, features = engine.run_frames(crops[:3])
     ref_pose, ref_features = eager_reference(tiny_model, crops[:3])
-    np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
-    np.testing.assert_allclose(features, ref_features, **FIDELITY)
+    assert_agrees(pose, ref_pose, "pose")
+    assert_agrees(features, ref_features, "features")
     single_pose, _ = engine.run_frames(crops[2:3])
     np.testing.assert_allclose(single_pose, pose[2:], rtol=1e-5, atol=1e-6)
 
@@ -144,7 +145,7 @@ def test_split_batches_equal_one_by_one(tiny_model: TinySPNet, crops: np.ndarray
     np.testing.assert_allclose(pose, np.concatenate([p for p, _ in one_by_one]), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(features, np.concatenate([f for _, f in one_by_one]), rtol=1e-5, atol=1e-6)
     ref_pose, _ = eager_reference(tiny_model, crops)
-    np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
+    assert_agrees(pose, ref_pose, "pose")
 
 
 def test_results_survive_the_next_call(tiny_model: TinySPNet, crops: np.ndarray) -> None:
@@ -304,10 +305,13 @@ def test_spnet_backends_match_eager_on_the_reference_clip(
     engine = create_engine(ntu_reference_model, backend, batch_sizes=(1, 8))
     pose, features = engine.run_frames(reference_crops)
     scores = engine.run_actions(ref_features[None])
-    np.testing.assert_allclose(pose, ref_pose, **FIDELITY)
-    np.testing.assert_allclose(features, ref_features, **FIDELITY)
-    np.testing.assert_allclose(scores, ref_scores, **FIDELITY)
-    assert engine.run_actions(features[None]).argmax() == ref_scores.argmax()
+    assert_agrees(pose, ref_pose, "pose")
+    assert_agrees(features, ref_features, "features")
+    assert_agrees(scores, ref_scores, "action scores")
+    # What depends on the features: the action scores computed from this back end's own features.
+    scores_from_own = engine.run_actions(features[None])
+    assert_agrees(scores_from_own, ref_scores, "action scores from this back end's features")
+    assert scores_from_own.argmax() == ref_scores.argmax()
 
 
 def test_read_only_inputs_are_accepted_quietly(tiny_model: TinySPNet, crops: np.ndarray) -> None:
@@ -320,4 +324,4 @@ def test_read_only_inputs_are_accepted_quietly(tiny_model: TinySPNet, crops: np.
         warnings.simplefilter("error")
         scores = engine.run_actions(clip)
         engine.run_frames(read_only_crops)
-    np.testing.assert_allclose(scores, engine.run_actions(np.ascontiguousarray(clip)), **FIDELITY)
+    assert_agrees(scores, engine.run_actions(np.ascontiguousarray(clip)), "action scores")

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from fidelity import assert_agrees
 
 from deephar_ros.config import get_preset
-from deephar_ros.keras_weights import fidelity_excess
 from deephar_ros.spnet import SPNet
 
 
@@ -24,22 +24,22 @@ def ntu_split(ntu_reference_model, ntu_reference_clip) -> tuple[torch.Tensor, to
 
 def test_ntu_split_equals_keras_reference(ntu_split, ntu_reference):
     poses, actions = ntu_split
-    assert fidelity_excess(poses, ntu_reference["up2_pb0"]) <= 0
-    assert fidelity_excess(actions, ntu_reference["act6_ac_a0"]) <= 0
+    assert_agrees(poses, ntu_reference["up2_pb0"])
+    assert_agrees(actions, ntu_reference["act6_ac_a0"])
 
 
 def test_ntu_split_equals_full_forward(ntu_split, ntu_reference_outputs):
     poses, actions = ntu_split
-    assert fidelity_excess(poses, ntu_reference_outputs[5].numpy()) <= 0
-    assert fidelity_excess(actions, ntu_reference_outputs[-1].numpy()) <= 0
+    assert_agrees(poses, ntu_reference_outputs[5].numpy())
+    assert_agrees(actions, ntu_reference_outputs[-1].numpy())
 
 
 def test_penn_split_equals_full_forward(penn_model, penn_clip):
     with torch.no_grad():
         full = penn_model(penn_clip)
     poses, actions = _split(penn_model, penn_clip)
-    assert fidelity_excess(torch.stack(poses, dim=1), full[17].numpy()) <= 0
-    assert fidelity_excess(actions, full[-1].numpy()) <= 0
+    assert_agrees(torch.stack(poses, dim=1), full[17].numpy())
+    assert_agrees(actions, full[-1].numpy())
 
 
 def test_frame_feature_size_is_documented_value():
@@ -54,8 +54,8 @@ def test_features_of_a_batch_do_not_mix(penn_model, penn_clip):
         pose_pair, features_pair = penn_model.forward_frames(penn_clip[0, :2])
         pose_one, features_one = penn_model.forward_frames(penn_clip[0, 1:2])
     assert features_pair.shape == (2, penn_model.frame_feature_size)
-    assert fidelity_excess(features_pair[1:], features_one.numpy()) <= 0
-    assert fidelity_excess(pose_pair[1:], pose_one.numpy()) <= 0
+    assert_agrees(features_pair[1:], features_one.numpy())
+    assert_agrees(pose_pair[1:], pose_one.numpy())
 
 
 def test_bad_shapes_get_clear_errors(penn_model):
