@@ -102,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--preset", default="ntu_multitask")
+    parser.add_argument("--model", default="ntu_multitask")
     parser.add_argument("--weights", help="Keras .h5/.hdf5 file (default: random weights, same cost)")
     parser.add_argument("--backends", nargs="+", default=["cpu-eager", "cpu-bf16", "onnxruntime"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 2, 4, 8])
@@ -120,7 +120,7 @@ def main() -> None:
     )
     print("| part | back end | batch | median | median rate | best | best rate |", flush=True)
     print("|---|---|---|---|---|---|---|", flush=True)
-    model = load_network(args.preset, args.weights)
+    model = load_network(args.model, args.weights)
     for backend in args.backends:
         bench_engine(model, backend, sorted(args.batch_sizes), args.clips, args.seconds)
     for precision in args.full_clip:

@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100, help="frames to time (after --warmup)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--backend", default="auto")
-    parser.add_argument("--preset", default="ntu_multitask")
+    parser.add_argument("--model", default="ntu_multitask")
     parser.add_argument("--weights", help="Keras .h5/.hdf5 file (default: random weights, same cost)")
     parser.add_argument("--detector", default="hog", choices=["hog", "full-frame"])
     parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
@@ -49,9 +49,9 @@ def main() -> None:
 
     if args.weights:
         with tempfile.TemporaryDirectory() as cache_dir:
-            model = load_model(args.weights, args.preset, cache_dir=cache_dir)
+            model = load_model(args.weights, args.model, cache_dir=cache_dir)
     else:
-        model = random_model(args.preset)
+        model = random_model(args.model)
     engine = create_engine(model, args.backend)
     pipeline = Pipeline(engine, PipelineConfig(detector=args.detector, max_people=args.max_people))
     source = FrameSource(args.video, max_frames=args.warmup + args.frames)

@@ -15,9 +15,9 @@ from deephar_ros.weights_download import RELEASED_WEIGHTS
 INPUT_RANGE_SLACK = 1e-3
 
 
-def _add_config(parser: argparse.ArgumentParser) -> None:
+def _add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config",
+        "--model",
         default=DEFAULT_PRESET,
         choices=preset_names(),
         help="network preset (default %(default)s)",
@@ -27,7 +27,7 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 def _convert(args: argparse.Namespace) -> int:
     from deephar_ros.keras_weights import convert_keras_file, resolve_config, save_checkpoint
 
-    save_checkpoint(convert_keras_file(args.input, resolve_config(args.config)), args.output)
+    save_checkpoint(convert_keras_file(args.input, resolve_config(args.model)), args.output)
     print(f"wrote {args.output}")
     return 0
 
@@ -52,8 +52,8 @@ def _infer_clip(args: argparse.Namespace) -> int:
 
     from deephar_ros.keras_weights import load_model, resolve_config
 
-    clip = _load_clip(args.input, resolve_config(args.config).is_pose_only)
-    model = load_model(args.weights, args.config, cache_dir=args.cache_dir)
+    clip = _load_clip(args.input, resolve_config(args.model).is_pose_only)
+    model = load_model(args.weights, args.model, cache_dir=args.cache_dir)
     channels_first = torch.from_numpy(np.moveaxis(clip, -1, -3).copy())
     with torch.no_grad():
         outputs = model(channels_first)
@@ -67,7 +67,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
     from deephar_ros.keras_weights import load_model
     from deephar_ros.onnx_export import export_onnx
 
-    model = load_model(args.weights, args.config, cache_dir=args.cache_dir)
+    model = load_model(args.weights, args.model, cache_dir=args.cache_dir)
     export_onnx(model, args.output, graph=args.graph, opset=args.opset)
     print(f"wrote {args.output}")
     return 0
@@ -76,7 +76,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from deephar_ros.weights_download import fetch_released_weights
 
-    path = fetch_released_weights(args.config, cache_dir=args.cache_dir, force=args.force, url=args.url)
+    path = fetch_released_weights(args.model, cache_dir=args.cache_dir, force=args.force, url=args.url)
     print(path)
     return 0
 
@@ -102,13 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
 
     convert = subparsers.add_parser("convert", help="convert an authors' Keras .h5/.hdf5 file to our .pt")
-    _add_config(convert)
+    _add_model(convert)
     convert.add_argument("input", help="Keras weights file (.h5 / .hdf5)")
     convert.add_argument("output", help="checkpoint to write (.pt)")
     convert.set_defaults(handler=_convert)
 
     infer = subparsers.add_parser("infer-clip", help="run the network on clips in the authors' layout")
-    _add_config(infer)
+    _add_model(infer)
     infer.add_argument("--weights", required=True, help=".h5/.hdf5 (converted and cached) or .pt")
     infer.add_argument("--input", required=True, help=".npy float array (N, T, 256, 256, 3) in [-1, 1]")
     infer.add_argument("--output", required=True, help=".npz with one array per Keras output name")
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.set_defaults(handler=_infer_clip)
 
     export = subparsers.add_parser("export-onnx", help="export the network to ONNX")
-    _add_config(export)
+    _add_model(export)
     export.add_argument("--weights", required=True, help=".h5/.hdf5 or .pt")
     export.add_argument("--output", required=True, help=".onnx file to write")
     export.add_argument("--graph", default="clip", choices=GRAPHS)
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export_onnx)
 
     fetch = subparsers.add_parser("download", help="download a released weights file into the cache")
-    fetch.add_argument("--config", default=DEFAULT_PRESET, choices=list(RELEASED_WEIGHTS))
+    fetch.add_argument("--model", default=DEFAULT_PRESET, choices=list(RELEASED_WEIGHTS))
     fetch.add_argument("--cache-dir", default=None, help="default $DEEPHAR_ROS_CACHE or ~/.cache/deephar_ros")
     fetch.add_argument("--force", action="store_true", help="download again even if cached")
     fetch.add_argument("--url", default=None, help="another location of the same file (mirror)")

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `deephar-ros run`."""
     parser.add_argument("source", help="video file, or folder of images (sorted by name)")
     parser.add_argument("--weights", help="released Keras .hdf5/.h5 file or converted .pt checkpoint")
-    parser.add_argument("--config", default=DEFAULT_PRESET, choices=preset_names(), help="network preset")
+    parser.add_argument("--model", default=DEFAULT_PRESET, choices=preset_names(), help="network preset")
     parser.add_argument("--out", default="out/run", help="output folder (default: out/run)")
     parser.add_argument(
         "--random-weights", action="store_true", help="run untrained (plumbing and speed checks only)"
@@ -62,10 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_network(args: argparse.Namespace):
-    """The SPNet of --config, with the weights file's parameters or seeded random ones."""
+    """The SPNet of --model, with the weights file's parameters or seeded random ones."""
     from deephar_ros.keras_weights import load_model, random_model
 
-    config = get_preset(args.config)
+    config = get_preset(args.model)
     return random_model(config) if args.random_weights else load_model(args.weights, config)
 
 

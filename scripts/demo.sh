@@ -34,7 +34,7 @@ fi
 if [[ -z "$weights" ]]; then
   echo "demo: getting the released NTU weights (deephar-ros download)"
   # It prints the file's path last; on failure (offline) its error goes to stderr and weights stays empty.
-  weights="$("$deephar_ros" download --config ntu_multitask | tail -n 1)" || weights=""
+  weights="$("$deephar_ros" download --model ntu_multitask | tail -n 1)" || weights=""
   [[ -s "$weights" ]] || weights=""
 fi
 

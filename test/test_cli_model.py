@@ -21,14 +21,14 @@ PAYLOAD = HDF5_SIGNATURE + bytes(range(256)) * 64
 
 def test_convert_writes_a_checkpoint_that_loads(penn_model, penn_weights_file, tmp_path):
     out = tmp_path / "penn.pt"
-    assert main(["convert", "--config", "penn_multitask", str(penn_weights_file), str(out)]) == 0
+    assert main(["convert", "--model", "penn_multitask", str(penn_weights_file), str(out)]) == 0
     loaded = load_model(out, "penn_multitask")
     for key, value in penn_model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
 
 
 def test_convert_refuses_the_other_presets_file(penn_weights_file, tmp_path, capsys):
-    assert main(["convert", "--config", "ntu_multitask", str(penn_weights_file), str(tmp_path / "x.pt")]) == 1
+    assert main(["convert", "--model", "ntu_multitask", str(penn_weights_file), str(tmp_path / "x.pt")]) == 1
     assert "dp1_pb1_heatmaps_conv1" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
 
@@ -56,7 +56,7 @@ def test_infer_clip_writes_keras_named_outputs(ntu_reference_dir, ntu_reference,
 def test_infer_clip_rejects_bad_input(penn_weights_file, tmp_path, capsys, array, message):
     clip = tmp_path / "x.npy"
     np.save(clip, array)
-    args = ["infer-clip", "--config", "penn_multitask", "--weights", str(penn_weights_file)]
+    args = ["infer-clip", "--model", "penn_multitask", "--weights", str(penn_weights_file)]
     args += ["--input", str(clip), "--output", str(tmp_path / "o.npz"), "--cache-dir", str(tmp_path)]
     assert main(args) == 1
     assert re.search(message, capsys.readouterr().err)
@@ -67,7 +67,7 @@ def test_export_onnx_of_the_pose_only_network(ntu_reference_dir, tmp_path):
     out = tmp_path / "pose.onnx"
     args = [
         "export-onnx",
-        "--config",
+        "--model",
         "ntu_multitask_pose",
         "--weights",
         str(ntu_reference_dir / "weights.h5"),
@@ -134,10 +134,10 @@ def test_download_into_the_cache(server_url, tmp_path, path):
 
 def test_download_command_uses_the_cache_variable(server_url, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DEEPHAR_ROS_CACHE", str(tmp_path))
-    assert main(["download", "--config", "ntu_multitask", "--url", server_url + "/file"]) == 0
+    assert main(["download", "--model", "ntu_multitask", "--url", server_url + "/file"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "weights_3dp+ntu_ar_062.hdf5")
     # cached: no second download, even from a URL that would fail
-    assert main(["download", "--config", "ntu_multitask", "--url", server_url + "/missing"]) == 0
+    assert main(["download", "--model", "ntu_multitask", "--url", server_url + "/missing"]) == 0
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,7 @@ def test_image_folder_with_the_2d_model(tmp_path):
         run(
             str(folder),
             "--random-weights",
-            "--config",
+            "--model",
             "penn_multitask",
             "--detector",
             "full-frame",
