@@ -21,8 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from deephar_ros.engine import create_engine
-from deephar_ros.keras_weights import load_model, random_model
+from deephar_ros.engine import build_engine, load_network
 from deephar_ros.spnet import SPNet
 
 # The authors' Keras code on the same 2 cores, one NTU 8-frame clip (issue 8).
@@ -49,18 +48,16 @@ def row(part: str, backend: str, batch: str, count: int, unit: str, times: tuple
     )
 
 
-def load_network(preset: str, weights: str | None) -> SPNet:
-    """SPNet with the weights file given, or random weights (same cost) without one."""
-    if weights:
-        with tempfile.TemporaryDirectory() as cache_dir:
-            return load_model(weights, preset, cache_dir=cache_dir)
-    return random_model(preset)
-
-
-def bench_engine(
-    model: SPNet, backend: str, batch_sizes: list[int], clips: list[int], seconds: float
-) -> None:
-    engine = create_engine(model, backend, batch_sizes=tuple(batch_sizes))
+def bench_engine(args: argparse.Namespace, backend: str, cache_dir: str) -> None:
+    batch_sizes, clips, seconds = sorted(args.batch_sizes), args.clips, args.seconds
+    engine = build_engine(
+        args.model,
+        args.weights,
+        backend,
+        random_weights=not args.weights,
+        conversion_cache_dir=cache_dir,
+        batch_sizes=tuple(batch_sizes),
+    )
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (max(batch_sizes), 256, 256, 3), dtype=np.uint8)
     for batch_size in batch_sizes:
@@ -68,8 +65,9 @@ def bench_engine(
         print(
             row("frames", engine.backend, str(batch_size), batch_size, "person-frames/s", times), flush=True
         )
-    _, features = engine.run_frames(crops[: min(len(crops), model.config.num_frames)])
-    frame_features = np.resize(features, (model.config.num_frames, features.shape[1]))
+    num_frames = engine.config.num_frames
+    _, features = engine.run_frames(crops[: min(len(crops), num_frames)])
+    frame_features = np.resize(features, (num_frames, features.shape[1]))
     for count in clips:
         batch = np.ascontiguousarray(np.broadcast_to(frame_features, (count, *frame_features.shape)))
         times = timed(lambda b=batch: engine.run_actions(b), seconds)
@@ -120,11 +118,15 @@ def main() -> None:
     )
     print("| part | back end | batch | median | median rate | best | best rate |", flush=True)
     print("|---|---|---|---|---|---|---|", flush=True)
-    model = load_network(args.model, args.weights)
-    for backend in args.backends:
-        bench_engine(model, backend, sorted(args.batch_sizes), args.clips, args.seconds)
-    for precision in args.full_clip:
-        bench_full_clip(model, precision, args.seconds)
+    with tempfile.TemporaryDirectory() as cache_dir:  # converted weights, once for every back end
+        for backend in args.backends:
+            bench_engine(args, backend, cache_dir)
+        if args.full_clip:
+            model = load_network(
+                args.model, args.weights, random_weights=not args.weights, cache_dir=cache_dir
+            )
+            for precision in args.full_clip:
+                bench_full_clip(model, precision, args.seconds)
     print(f"# load average {os.getloadavg()[0]:.2f} at end", flush=True)
 
 

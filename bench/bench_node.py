@@ -30,7 +30,7 @@ from std_msgs.msg import Header
 
 from deephar_ros.msg import SkeletonArray
 from deephar_ros.ros.image_conversion import rgb_to_image
-from deephar_ros.ros.result_messages import time_to_stamp
+from deephar_ros.ros.result_messages import time_to_ns
 from deephar_ros.video import FrameSource
 
 NAMESPACE = "/deephar_bench"
@@ -66,7 +66,7 @@ class LatencyProbe(Node):
         if not self.recording:
             return
         now = self.get_clock().now().nanoseconds * 1e-9
-        self.latencies_ms.append((now - time_to_stamp(message.header.stamp)) * 1e3)
+        self.latencies_ms.append((now - time_to_ns(message.header.stamp) / 1e9) * 1e3)
         self.people.append(len(message.skeletons))
 
 

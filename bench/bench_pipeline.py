@@ -19,10 +19,9 @@ import numpy as np
 import torch
 from std_msgs.msg import Header
 
-from deephar_ros.engine import create_engine
-from deephar_ros.keras_weights import load_model, random_model
+from deephar_ros.engine import build_engine
 from deephar_ros.pipeline import STAGES, Pipeline, PipelineConfig
-from deephar_ros.ros.result_messages import action_array, skeleton_array, stamp_to_time
+from deephar_ros.ros.result_messages import action_array, ns_to_time, skeleton_array
 from deephar_ros.video import FrameSource
 
 ALL_STAGES = ("decode", *STAGES, "publish")
@@ -47,12 +46,14 @@ def main() -> None:
     parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
     args = parser.parse_args()
 
-    if args.weights:
-        with tempfile.TemporaryDirectory() as cache_dir:
-            model = load_model(args.weights, args.model, cache_dir=cache_dir)
-    else:
-        model = random_model(args.model)
-    engine = create_engine(model, args.backend)
+    with tempfile.TemporaryDirectory() as cache_dir:
+        engine = build_engine(
+            args.model,
+            args.weights,
+            args.backend,
+            random_weights=not args.weights,
+            conversion_cache_dir=cache_dir,
+        )
     pipeline = Pipeline(engine, PipelineConfig(detector=args.detector, max_people=args.max_people))
     source = FrameSource(args.video, max_frames=args.warmup + args.frames)
     load_at_start = os.getloadavg()[0]
@@ -67,9 +68,9 @@ def main() -> None:
         if frame is None:
             break
         decoded = time.perf_counter()
-        result = pipeline.process(frame.image, frame.stamp)
+        result = pipeline.process(frame.image, frame.stamp_ns)
         processed = time.perf_counter()
-        header = Header(stamp=stamp_to_time(frame.stamp), frame_id="camera")
+        header = Header(stamp=ns_to_time(frame.stamp_ns), frame_id="camera")
         skeleton_array(result, header)
         action_array(result, header, top_k=5)
         published = time.perf_counter()

@@ -30,9 +30,9 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from std_msgs.msg import Header
 
 from deephar_ros.msg import SkeletonArray
+from deephar_ros.ros.camera_peer import CameraPeer
 from deephar_ros.ros.image_conversion import rgb_to_image
-from deephar_ros.ros.loopback import CameraPeer
-from deephar_ros.ros.result_messages import time_to_stamp
+from deephar_ros.ros.result_messages import time_to_ns
 
 NAMESPACE = "/deephar_soak"
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -95,7 +95,7 @@ class SoakRun:
     def _on_skeletons(self, message: SkeletonArray) -> None:
         if self.elapsed() >= self.warmup_s:
             now = self.peer.get_clock().now().nanoseconds * 1e-9
-            self.latencies_ms.append((now - time_to_stamp(message.header.stamp)) * 1e3)
+            self.latencies_ms.append((now - time_to_ns(message.header.stamp) / 1e9) * 1e3)
 
     def sample(self) -> None:
         values = self.peer.last_diagnostics()

@@ -42,14 +42,14 @@ class DueClip:
 
     track_id: int
     features: np.ndarray  # (T, K), oldest first
-    start: float  # stamp of the oldest frame
-    end: float  # stamp of the newest frame
+    start_ns: int  # stamp of the oldest frame
+    end_ns: int  # stamp of the newest frame
 
 
 @dataclass
 class _TrackClip:
     ring: np.ndarray  # (T, K)
-    stamps: np.ndarray  # (T,)
+    stamps_ns: np.ndarray  # (T,) int64
     count: int = 0  # samples written so far
     frames_seen: int = 0
     frames_at_last_clip: int | None = None
@@ -80,14 +80,14 @@ class ActionClipBuffers:
         self.average_clips = average_clips
         self.tracks: dict[int, _TrackClip] = {}
 
-    def add(self, track_id: int, features: np.ndarray, stamp: float) -> bool:
+    def add(self, track_id: int, features: np.ndarray, stamp_ns: int) -> bool:
         """Offer a track's per-frame features; True when this frame was sampled into its clip."""
         features = np.asarray(features, dtype=np.float32).ravel()
         clip = self.tracks.get(track_id)
         if clip is None or clip.ring.shape[1] != features.size:
             clip = _TrackClip(
                 ring=np.zeros((self.num_frames, features.size), np.float32),
-                stamps=np.zeros(self.num_frames),
+                stamps_ns=np.zeros(self.num_frames, np.int64),
                 recent_scores=deque(maxlen=self.average_clips),
             )
             self.tracks[track_id] = clip
@@ -96,7 +96,7 @@ class ActionClipBuffers:
         if sampled:
             slot = clip.count % self.num_frames
             clip.ring[slot] = features
-            clip.stamps[slot] = stamp
+            clip.stamps_ns[slot] = stamp_ns
             clip.count += 1
         return sampled
 
@@ -112,9 +112,8 @@ class ActionClipBuffers:
             ):
                 continue
             order = (np.arange(self.num_frames) + clip.count) % self.num_frames
-            due.append(
-                DueClip(track_id, clip.ring[order].copy(), clip.stamps[order[0]], clip.stamps[order[-1]])
-            )
+            start_ns, end_ns = int(clip.stamps_ns[order[0]]), int(clip.stamps_ns[order[-1]])
+            due.append(DueClip(track_id, clip.ring[order].copy(), start_ns, end_ns))
         return due
 
     def record_scores(self, clip: DueClip, scores: np.ndarray) -> ActionEstimate:
@@ -131,8 +130,8 @@ class ActionClipBuffers:
             scores=np.mean(state.recent_scores, axis=0),
             labels=self.labels,
             label_set=self.label_set,
-            clip_start=clip.start,
-            clip_end=clip.end,
+            clip_start_ns=clip.start_ns,
+            clip_end_ns=clip.end_ns,
             clips_averaged=len(state.recent_scores),
         )
         return state.latest

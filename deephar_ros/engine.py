@@ -1,5 +1,11 @@
 """Inference engine: SPNet on numpy crops through the fastest back end the machine offers.
 
+`build_engine(model, weights, backend, device)` is the one factory the node, the command line and
+the benches call: a preset name and a weights file in, a ready engine out, which remembers where its
+weights came from (`weights`, `random_weights`). Random weights are built only when asked for, and
+the engine logs a warning saying every output is meaningless. `create_engine` is the lower level
+under it, for a network already in memory.
+
 The pipeline hands uint8 crops in and gets float32 numpy out; it never sees torch. Normalisation
 (x / 255 -> [-1, 1], HWC -> CHW) happens inside the back end, on the device where the network runs.
 Back ends built for fixed shapes (torch.compile, CUDA graphs, TensorRT) get batches padded to a
@@ -15,6 +21,7 @@ tries tensorrt -> cuda -> cpu and logs one line saying what it took and why it s
 
 import copy
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +31,18 @@ from torch import nn
 from deephar_ros.backends import cuda, onnx_runtime, tensorrt
 from deephar_ros.backends.base import CROP_SIZE, Backend, EngineUnavailableError
 from deephar_ros.backends.torch_cpu import TorchCpuBackend
-from deephar_ros.config import SPNetConfig
+from deephar_ros.config import DEFAULT_PRESET, SPNetConfig, get_preset
+from deephar_ros.keras_weights import load_model, random_model
+from deephar_ros.spnet import SPNet
 
-__all__ = ["BACKEND_NAMES", "EngineUnavailableError", "InferenceEngine", "create_engine"]
+__all__ = [
+    "BACKEND_NAMES",
+    "EngineUnavailableError",
+    "InferenceEngine",
+    "build_engine",
+    "create_engine",
+    "load_network",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +54,29 @@ AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 # (BENCHMARKS.md, "Network alone"); the next one is taken when one cannot run here.
 CPU_PREFERENCE = ("onnxruntime", "cpu-eager")
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
+RANDOM_WEIGHTS_SOURCE = "random (untrained, seed 0)"
 
 
 class InferenceEngine:
     """Runs the per-frame and the clip part of one SPNet on one back end.
 
-    Built by `create_engine`; `backend`, `device` and `selection` say what runs and why.
+    Built by `build_engine` or `create_engine`; `backend`, `device` and `selection` say what runs
+    and why, `weights` and `random_weights` where its weights came from.
     """
 
-    def __init__(self, backend: Backend, config: SPNetConfig, selection: str) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        config: SPNetConfig,
+        selection: str,
+        weights: str = "in-memory model",
+        random_weights: bool = False,
+    ) -> None:
         self._backend = backend
         self.config = config
         self.selection = selection
+        self.weights = weights
+        self.random_weights = random_weights
         self.batch_sizes = backend.batch_sizes
         pose, features = self._run_batches(np.zeros((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8))
         self.pose_shape = pose.shape[1:]
@@ -62,6 +89,12 @@ class InferenceEngine:
     @property
     def device(self) -> str:
         return self._backend.device
+
+    def device_memory_mb(self) -> float | None:
+        """GPU memory the caching allocator holds on the engine's device; None on the CPU."""
+        if not self.device.startswith("cuda"):
+            return None
+        return torch.cuda.memory_reserved(self.device) / 2**20
 
     def run_frames(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (B, 256, 256, 3) RGB crops -> (pose (B, J, D+1), features (B, K)), float32.
@@ -170,12 +203,15 @@ def create_engine(
     *,
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
     cache_dir: Path | None = None,
+    weights: str = "in-memory model",
+    random_weights: bool = False,
 ) -> InferenceEngine:
     """Build the engine for `model` (an SPNet) on the named back end, or the best one with "auto".
 
     The model is copied, put in eval mode and left untouched. An explicitly named back end that
     cannot run here raises EngineUnavailableError naming what is missing; "auto" and "cpu" move
-    on to the next candidate and say why in their one log line. `cache_dir` holds TensorRT engines.
+    on to the next candidate and say why in their one log line. `cache_dir` holds TensorRT engines;
+    `weights` and `random_weights` are recorded on the engine (build_engine sets them).
     """
     if backend not in BACKEND_NAMES:
         raise ValueError(f"unknown back end {backend!r}; valid names: {', '.join(BACKEND_NAMES)}")
@@ -212,4 +248,58 @@ def create_engine(
             ) from error
     selection = f"back end {built.name!r} on {built.device}" + "".join(f"; {reason}" for reason in skipped)
     logger.info("inference engine: %s", selection)
-    return InferenceEngine(built, model.config, selection)
+    return InferenceEngine(built, model.config, selection, weights, random_weights)
+
+
+def build_engine(
+    model: str = DEFAULT_PRESET,
+    weights: str | os.PathLike | None = None,
+    backend: str = "auto",
+    device: str = "auto",
+    *,
+    random_weights: bool = False,
+    conversion_cache_dir: str | os.PathLike | None = None,
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
+) -> InferenceEngine:
+    """The network of preset `model` with its weights, ready on the best (or the named) back end.
+
+    `weights` is a released Keras .h5/.hdf5 file (converted once, cached in `conversion_cache_dir`,
+    default beside it) or a converted .pt checkpoint. Without weights it refuses to build, unless
+    `random_weights` is set: then a seeded untrained network stands in (plumbing and speed checks
+    only) and a warning says so. Errors: ValueError for a bad combination or name,
+    FileNotFoundError / WeightsFileError for the file, EngineUnavailableError for the back end.
+    """
+    network = load_network(model, weights, random_weights=random_weights, cache_dir=conversion_cache_dir)
+    return create_engine(
+        network,
+        backend,
+        device,
+        batch_sizes=batch_sizes,
+        weights=RANDOM_WEIGHTS_SOURCE if random_weights else str(weights),
+        random_weights=random_weights,
+    )
+
+
+def load_network(
+    model: str = DEFAULT_PRESET,
+    weights: str | os.PathLike | None = None,
+    *,
+    random_weights: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+) -> SPNet:
+    """The SPNet of preset `model` with its weights, or seeded random ones only when asked (with a warning).
+
+    The first half of `build_engine`, for the few callers that need the torch module itself.
+    """
+    config = get_preset(model)
+    if random_weights and weights:
+        raise ValueError("weights and random_weights are both given: choose one")
+    if random_weights:
+        logger.warning("model %s has RANDOM weights: every skeleton and action is meaningless", model)
+        return random_model(config)
+    if not weights:
+        raise ValueError(
+            f"no weights given for model {model!r}: pass a weights file (`deephar-ros download` fetches "
+            "the released ones), or ask for random weights explicitly (plumbing checks only)"
+        )
+    return load_model(weights, config, cache_dir=cache_dir)

@@ -4,12 +4,15 @@
 
 All people of a frame go through the network in one `run_frames` batch and every clip that is due
 in one `run_actions` batch. The network is reached only through an engine object
-(deephar_ros/engine.py), so this module never imports torch.
+(deephar_ros/engine.py), so this module never imports torch. Stamps are integer nanoseconds; a
+stamp older than the previous frame's (a replayed bag, a simulator reset) starts the tracks, clips
+and filters again, and the result says so (`time_reset`).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -99,16 +102,30 @@ def as_rgb_frame(image: object, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, :3])
 
 
-def _check_depth(depth: object, height: int, width: int) -> np.ndarray | None:
-    if depth is None:
-        return None
+def depth_misfit(depth: object, height: int, width: int) -> str | None:
+    """Why `depth` cannot serve a height x width frame, or None when it can."""
     if not isinstance(depth, np.ndarray) or not np.issubdtype(depth.dtype, np.floating):
-        raise ValueError(
-            "depth must be a float (H, W) array in metres (convert 16UC1 with depth_image_to_metres)"
-        )
+        return "depth must be a float (H, W) array in metres (convert 16UC1 with depth_image_to_metres)"
     if depth.shape != (height, width):
-        raise ValueError(f"depth of shape {depth.shape} does not match the {width}x{height} frame")
-    return depth.astype(np.float32, copy=False)
+        return f"depth image of shape {depth.shape} does not match the {width}x{height} frame"
+    return None
+
+
+def intrinsics_misfit(intrinsics: CameraIntrinsics, height: int, width: int) -> str | None:
+    """Why `intrinsics` do not describe a height x width frame, or None when they do."""
+    if (intrinsics.width, intrinsics.height) != (width, height):
+        return f"intrinsics are for {intrinsics.width}x{intrinsics.height}, frame is {width}x{height}"
+    return None
+
+
+def as_stamp_ns(stamp_ns: object) -> int:
+    """An integer nanosecond stamp, or a clear error (seconds as a float are refused, not guessed)."""
+    if isinstance(stamp_ns, bool) or not isinstance(stamp_ns, numbers.Integral):
+        raise ValueError(
+            f"stamp_ns must be an integer number of nanoseconds, got {stamp_ns!r} "
+            "(for seconds t use round(t * 1e9))"
+        )
+    return int(stamp_ns)
 
 
 class Pipeline:
@@ -141,6 +158,7 @@ class Pipeline:
                 average_clips=self.config.average_clips,
             )
         self.filters: dict[int, tuple[OneEuroFilter, OneEuroFilter]] = {}
+        self.last_stamp_ns: int | None = None
 
     def set_frame_rate(self, frame_rate_hz: float) -> int | None:
         """Rescale the authors' clip stride to a measured camera rate; returns the stride in use.
@@ -157,34 +175,42 @@ class Pipeline:
             self.actions.reset()
         return stride
 
-    def reset(self) -> None:
-        """Forget tracks, clip buffers and filters (camera restart, time jump)."""
-        self.tracker.reset()
+    def reset(self) -> list[int]:
+        """Forget tracks, clip buffers and filters (camera restart, time jump); the ids forgotten."""
+        retired = self.tracker.reset()
         if self.actions is not None:
             self.actions.reset()
         self.filters.clear()
+        self.last_stamp_ns = None
+        return retired
 
     def process(
         self,
         image: np.ndarray,
-        stamp: float,
+        stamp_ns: int,
         intrinsics: CameraIntrinsics | None = None,
         depth: np.ndarray | None = None,
         boxes: list[Box] | None = None,
     ) -> FrameResult:
-        """One frame (uint8 RGB, stamp in seconds) -> every tracked person in it."""
+        """One frame (uint8 RGB, stamp in integer nanoseconds) -> every tracked person in it.
+
+        Without intrinsics, a pinhole camera of `hfov_deg` centred on the frame is assumed.
+        """
         cfg = self.config
         image = as_rgb_frame(image, cfg.max_image_side)
         height, width = image.shape[:2]
-        if not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
-            raise ValueError(f"stamp must be a finite number of seconds, got {stamp!r}")
-        depth = _check_depth(depth, height, width)
+        stamp_ns = as_stamp_ns(stamp_ns)
+        if depth is not None:
+            misfit = depth_misfit(depth, height, width)
+            if misfit:
+                raise ValueError(misfit)
+            depth = depth.astype(np.float32, copy=False)
         if intrinsics is None:
             intrinsics = CameraIntrinsics.default_for(width, height, cfg.hfov_deg)
-        elif (intrinsics.width, intrinsics.height) != (width, height):
-            raise ValueError(
-                f"intrinsics are for {intrinsics.width}x{intrinsics.height}, frame is {width}x{height}"
-            )
+        elif misfit := intrinsics_misfit(intrinsics, height, width):
+            raise ValueError(misfit)
+        reset_ids = self.reset() if self.last_stamp_ns is not None and stamp_ns < self.last_stamp_ns else None
+        self.last_stamp_ns = stamp_ns
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -213,19 +239,25 @@ class Pipeline:
         joints_2d, joints_3d, confidences, sources = self._lift(poses, windows, people, intrinsics, depth)
         lap("lift")
 
-        ids, retired = self.tracker.update(people, joints_2d, confidences, float(stamp))
+        ids, retired = self.tracker.update(people, joints_2d, confidences, stamp_ns)
         for track_id in retired:
             self.filters.pop(track_id, None)
         if cfg.smoothing:
-            joints_2d, joints_3d = self._smooth(ids, joints_2d, joints_3d, float(stamp))
+            joints_2d, joints_3d = self._smooth(ids, joints_2d, joints_3d, stamp_ns)
         lap("track")
 
         if self.actions is not None:
             self.actions.drop(retired)
-            self._run_actions(ids, features, float(stamp))
+            self._run_actions(ids, features, stamp_ns)
         lap("action")
 
-        result = FrameResult(stamp=float(stamp), width=width, height=height, retired_track_ids=retired)
+        result = FrameResult(
+            stamp_ns=stamp_ns,
+            width=width,
+            height=height,
+            retired_track_ids=[*(reset_ids or []), *retired],
+            time_reset=reset_ids is not None,
+        )
         for i, box in enumerate(people):
             result.people.append(
                 PersonEstimate(
@@ -289,7 +321,7 @@ class Pipeline:
             joints_3d[i] = intrinsics.back_project(joints_2d[i], root + relative)
         return joints_2d, joints_3d, confidences, sources
 
-    def _smooth(self, ids: list[int], joints_2d: np.ndarray, joints_3d: np.ndarray, stamp: float):
+    def _smooth(self, ids: list[int], joints_2d: np.ndarray, joints_3d: np.ndarray, stamp_ns: int):
         cfg = self.config
         for i, track_id in enumerate(ids):
             if track_id not in self.filters:
@@ -298,13 +330,13 @@ class Pipeline:
                     OneEuroFilter(cfg.smoothing_min_cutoff_hz, cfg.smoothing_beta_m),
                 )
             filter_2d, filter_3d = self.filters[track_id]
-            joints_2d[i] = filter_2d(joints_2d[i], stamp)
-            joints_3d[i] = filter_3d(joints_3d[i], stamp)
+            joints_2d[i] = filter_2d(joints_2d[i], stamp_ns)
+            joints_3d[i] = filter_3d(joints_3d[i], stamp_ns)
         return joints_2d, joints_3d
 
-    def _run_actions(self, ids: list[int], features: np.ndarray, stamp: float) -> None:
+    def _run_actions(self, ids: list[int], features: np.ndarray, stamp_ns: int) -> None:
         for i, track_id in enumerate(ids):
-            self.actions.add(track_id, features[i], stamp)
+            self.actions.add(track_id, features[i], stamp_ns)
         due = self.actions.due_clips()
         if not due:
             return

@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# Stamps are integer nanoseconds everywhere in the core, as in ROS headers: a float of seconds
+# since 1970 holds only ~0.2 us, so outputs could not carry their input's stamp exactly.
+NS_PER_S = 1_000_000_000
+
+
+def seconds(stamp_ns: int) -> float:
+    """A nanosecond stamp or interval in seconds, for arithmetic on rates and timeouts."""
+    return stamp_ns / NS_PER_S
+
 
 @dataclass
 class Box:
@@ -38,8 +47,8 @@ class ActionEstimate:
     scores: np.ndarray  # (num_actions,) averaged softmax scores
     labels: list[str]  # the label set, in score-vector order
     label_set: str  # "ntu60" or "penn_action"
-    clip_start: float  # stamp (s) of the first frame of the newest clip
-    clip_end: float  # stamp (s) of the last frame of the newest clip
+    clip_start_ns: int  # stamp of the first frame of the newest clip
+    clip_end_ns: int  # stamp of the last frame of the newest clip
     clips_averaged: int
 
     @property
@@ -84,9 +93,10 @@ class PersonEstimate:
 class FrameResult:
     """Everything the pipeline found in one frame."""
 
-    stamp: float  # seconds, copied from the input
+    stamp_ns: int  # copied from the input
     width: int
     height: int
     people: list[PersonEstimate] = field(default_factory=list)
     retired_track_ids: list[int] = field(default_factory=list)
+    time_reset: bool = False  # the stamp went back: every earlier track was retired, clips restarted
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds

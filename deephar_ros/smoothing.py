@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from deephar_ros.results import seconds
+
 
 def _alpha(cutoff_hz: np.ndarray | float, dt: float) -> np.ndarray | float:
     tau = 1.0 / (2.0 * math.pi * cutoff_hz)
@@ -30,15 +32,21 @@ class OneEuroFilter:
         self.derivative_cutoff_hz = derivative_cutoff_hz
         self.value: np.ndarray | None = None
         self.speed: np.ndarray | None = None
-        self.stamp: float | None = None
+        self.stamp_ns: int | None = None
 
-    def __call__(self, x: np.ndarray, stamp: float) -> np.ndarray:
+    def __call__(self, x: np.ndarray, stamp_ns: int) -> np.ndarray:
+        """Filter the array `x` observed at `stamp_ns` (integer nanoseconds)."""
         x = np.asarray(x, dtype=np.float64)
-        if self.value is None or self.value.shape != x.shape or self.stamp is None or stamp <= self.stamp:
-            self.value, self.speed, self.stamp = x.copy(), np.zeros_like(x), stamp
+        if (
+            self.value is None
+            or self.value.shape != x.shape
+            or self.stamp_ns is None
+            or stamp_ns <= self.stamp_ns
+        ):
+            self.value, self.speed, self.stamp_ns = x.copy(), np.zeros_like(x), stamp_ns
             return x.copy()
-        dt = stamp - self.stamp
-        self.stamp = stamp
+        dt = seconds(stamp_ns - self.stamp_ns)
+        self.stamp_ns = stamp_ns
         fresh = ~np.isfinite(self.value)
         speed = np.where(fresh, 0.0, (x - self.value) / dt)
         self.speed = self.speed + _alpha(self.derivative_cutoff_hz, dt) * (speed - self.speed)

@@ -4,7 +4,8 @@ Each track predicts where its person is now (constant velocity of the box centre
 and tracks are matched greedily, cheapest first, on (1 - IoU of the predicted box) plus the mean
 distance between confident joints in body heights. Velocity lets ids survive two people crossing;
 unmatched tracks wait `timeout_s` seconds (stamps, not frames) before they are retired. Ids are
-never reused. Time going backwards retires every track (a replayed bag, a camera restart).
+never reused. Stamps are integer nanoseconds and must not go backwards: the pipeline resets the
+tracker when they do (a replayed bag, a camera restart).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deephar_ros.results import Box
+from deephar_ros.results import NS_PER_S, Box, seconds
 
 
 @dataclass
@@ -25,12 +26,12 @@ class Track:
     box: Box
     joints: np.ndarray  # (J, 2) pixels
     confidences: np.ndarray  # (J,)
-    last_stamp: float
+    last_stamp_ns: int
     velocity: np.ndarray  # (2,) box-centre pixels per second
     hits: int = 1
 
-    def predicted_shift(self, stamp: float) -> np.ndarray:
-        return self.velocity * max(stamp - self.last_stamp, 0.0)
+    def predicted_shift(self, stamp_ns: int) -> np.ndarray:
+        return self.velocity * seconds(max(stamp_ns - self.last_stamp_ns, 0))
 
 
 def box_iou(a: Box, b: Box) -> float:
@@ -67,6 +68,7 @@ class Tracker:
         if timeout_s <= 0:
             raise ValueError(f"track timeout must be positive, got {timeout_s}")
         self.timeout_s = timeout_s
+        self.timeout_ns = round(timeout_s * NS_PER_S)
         self.skeleton_weight = skeleton_weight
         self.min_iou = min_iou
         self.max_skeleton_distance = max_skeleton_distance
@@ -74,13 +76,13 @@ class Tracker:
         self.velocity_smoothing = velocity_smoothing
         self.tracks: list[Track] = []
         self.next_id = 1
-        self.last_stamp: float | None = None
+        self.last_stamp_ns: int | None = None
 
     def reset(self) -> list[int]:
-        """Forget every track; returns the ids forgotten."""
+        """Forget every track (ids are still never reused); returns the ids forgotten."""
         retired = [t.track_id for t in self.tracks]
         self.tracks = []
-        self.last_stamp = None
+        self.last_stamp_ns = None
         return retired
 
     def _skeleton_distance(
@@ -92,8 +94,8 @@ class Tracker:
         gaps = np.linalg.norm(track.joints[both] + shift - joints[both], axis=1)
         return float(np.mean(gaps)) / max(box.height, 1.0)
 
-    def _cost(self, track: Track, stamp: float, box: Box, joints: np.ndarray, conf: np.ndarray) -> float:
-        shift = track.predicted_shift(stamp)
+    def _cost(self, track: Track, stamp_ns: int, box: Box, joints: np.ndarray, conf: np.ndarray) -> float:
+        shift = track.predicted_shift(stamp_ns)
         iou = box_iou(_shifted(track.box, shift), box)
         skeleton = self._skeleton_distance(track, shift, joints, conf, box)
         if skeleton is None:
@@ -103,31 +105,33 @@ class Tracker:
         return (1.0 - iou) + self.skeleton_weight * skeleton
 
     def update(
-        self, boxes: list[Box], joints: np.ndarray, confidences: np.ndarray, stamp: float
+        self, boxes: list[Box], joints: np.ndarray, confidences: np.ndarray, stamp_ns: int
     ) -> tuple[list[int], list[int]]:
-        """Match this frame's people to tracks: (an id per box, ids retired in this call)."""
+        """Match this frame's people to tracks: (an id per box, ids retired in this call).
+
+        `stamp_ns` must not be older than the previous call's (see the module docstring).
+        """
+        if self.last_stamp_ns is not None and stamp_ns < self.last_stamp_ns:
+            raise ValueError(f"stamp {stamp_ns} ns is older than the previous {self.last_stamp_ns} ns")
         joints = np.asarray(joints, dtype=np.float64)
         confidences = np.asarray(confidences, dtype=np.float64)
         if len(joints) != len(boxes) or len(confidences) != len(boxes):
             raise ValueError(
                 f"{len(boxes)} boxes but {len(joints)} skeletons and {len(confidences)} confidences"
             )
-        retired: list[int] = []
-        if self.last_stamp is not None and stamp < self.last_stamp:
-            retired += self.reset()
-        previous_stamp, self.last_stamp = self.last_stamp, stamp
+        previous_ns, self.last_stamp_ns = self.last_stamp_ns, stamp_ns
         # A track that missed the previous frame and is older than the timeout must not come back;
         # one seen in the previous frame may still be matched, however slow the frames come.
-        retired += self._retire(
+        retired = self._retire(
             lambda t: (
-                stamp - t.last_stamp > self.timeout_s
-                and (previous_stamp is None or t.last_stamp < previous_stamp)
+                stamp_ns - t.last_stamp_ns > self.timeout_ns
+                and (previous_ns is None or t.last_stamp_ns < previous_ns)
             )
         )
 
         cost = np.array(
             [
-                [self._cost(t, stamp, b, j, c) for b, j, c in zip(boxes, joints, confidences, strict=True)]
+                [self._cost(t, stamp_ns, b, j, c) for b, j, c in zip(boxes, joints, confidences, strict=True)]
                 for t in self.tracks
             ]
         ).reshape(len(self.tracks), len(boxes))
@@ -140,18 +144,18 @@ class Tracker:
             if ti in matched_tracks or ids[di] != -1:
                 continue
             matched_tracks.add(ti)
-            ids[di] = self._follow(self.tracks[ti], boxes[di], joints[di], confidences[di], stamp)
+            ids[di] = self._follow(self.tracks[ti], boxes[di], joints[di], confidences[di], stamp_ns)
 
         for di, box in enumerate(boxes):
             if ids[di] == -1:
                 track = Track(
-                    self.next_id, box, joints[di].copy(), confidences[di].copy(), stamp, np.zeros(2)
+                    self.next_id, box, joints[di].copy(), confidences[di].copy(), stamp_ns, np.zeros(2)
                 )
                 self.next_id += 1
                 self.tracks.append(track)
                 ids[di] = track.track_id
 
-        retired += self._retire(lambda t: stamp - t.last_stamp > self.timeout_s)
+        retired += self._retire(lambda t: stamp_ns - t.last_stamp_ns > self.timeout_ns)
         return ids, retired
 
     def _retire(self, expired: Callable[[Track], bool]) -> list[int]:
@@ -160,13 +164,13 @@ class Tracker:
         self.tracks = [t for t in self.tracks if not expired(t)]
         return gone
 
-    def _follow(self, track: Track, box: Box, joints: np.ndarray, conf: np.ndarray, stamp: float) -> int:
-        dt = stamp - track.last_stamp
-        if dt > 0:
-            measured = (_centre(box) - _centre(track.box)) / dt
+    def _follow(self, track: Track, box: Box, joints: np.ndarray, conf: np.ndarray, stamp_ns: int) -> int:
+        dt_ns = stamp_ns - track.last_stamp_ns
+        if dt_ns > 0:
+            measured = (_centre(box) - _centre(track.box)) / seconds(dt_ns)
             keep = self.velocity_smoothing if track.hits > 1 else 0.0
             track.velocity = keep * track.velocity + (1 - keep) * measured
         track.box, track.joints, track.confidences = box, joints.copy(), conf.copy()
-        track.last_stamp = stamp
+        track.last_stamp_ns = stamp_ns
         track.hits += 1
         return track.track_id

@@ -1,4 +1,4 @@
-"""Offline input and output of the `run` job: frame sources, drawing, JSON lines, video, contact sheet.
+"""Offline input and output of the `run` job: frame sources, JSON lines, video, contact sheet.
 
 Images are RGB everywhere here, as in the pipeline; conversion to OpenCV's BGR happens only at
 the file boundary (reading and writing).
@@ -6,7 +6,6 @@ the file boundary (reading and writing).
 
 from __future__ import annotations
 
-import colorsys
 import json
 import math
 import sys
@@ -19,26 +18,26 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from deephar_ros.results import DEPTH_FROM_IMAGE, FrameResult, PersonEstimate
+from deephar_ros.drawing import outlined_text
+from deephar_ros.results import DEPTH_FROM_IMAGE, NS_PER_S, FrameResult
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 DEFAULT_FOLDER_FPS = 10.0
-RANDOM_WEIGHTS_BANNER = "RANDOM WEIGHTS: skeletons and actions are meaningless"
 # Writers tried in order; the first OpenCV can open here is used (both read back with OpenCV).
 VIDEO_FORMATS = (("mp4v", ".mp4"), ("MJPG", ".avi"))
 
 
 @dataclass
 class Frame:
-    """One input frame: its position, its time stamp (seconds) and the RGB image."""
+    """One input frame: its position, its time stamp (integer nanoseconds) and the RGB image."""
 
     index: int
-    stamp: float
+    stamp_ns: int
     image: np.ndarray
 
 
 class FrameSource:
-    """The frames of a video file or of a folder of images (sorted by name), with stamps index / fps."""
+    """The frames of a video file or of a folder of images (sorted by name), stamped index / fps."""
 
     def __init__(self, path: str | Path, fps: float | None = None, max_frames: int = 0) -> None:
         self.path = Path(path)
@@ -74,7 +73,7 @@ class FrameSource:
             image = self._read(index)
             if image is None:
                 return
-            yield Frame(index=index, stamp=index / self.fps, image=image)
+            yield Frame(index=index, stamp_ns=round(index * NS_PER_S / self.fps), image=image)
             index += 1
 
     def _read(self, index: int) -> np.ndarray | None:
@@ -91,56 +90,6 @@ class FrameSource:
     def close(self) -> None:
         if self.capture is not None:
             self.capture.release()
-
-
-def track_colour(track_id: int) -> tuple[int, int, int]:
-    """A bright RGB colour per track id, neighbours far apart in hue (golden-ratio steps)."""
-    hue = (track_id * 0.618033988749895) % 1.0
-    red, green, blue = colorsys.hsv_to_rgb(hue, 0.85, 1.0)
-    return int(red * 255), int(green * 255), int(blue * 255)
-
-
-def _text(image: np.ndarray, text: str, origin: tuple[int, int], colour, scale: float = 0.5) -> None:
-    """Text with a dark outline so it reads on any background."""
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
-
-
-def _draw_person(image: np.ndarray, person: PersonEstimate, bones, min_confidence: float) -> None:
-    colour = track_colour(person.track_id)
-    box = person.box
-    cv2.rectangle(image, (round(box.x0), round(box.y0)), (round(box.x1), round(box.y1)), colour, 1)
-    points = np.round(person.joints_2d).astype(int)
-    for a, b in bones:
-        if min(person.confidences[a], person.confidences[b]) >= min_confidence:
-            cv2.line(image, tuple(points[a]), tuple(points[b]), colour, 2, cv2.LINE_AA)
-    for point, confidence in zip(points, person.confidences, strict=True):
-        filled = -1 if confidence >= max(min_confidence, 0.5) else 1
-        cv2.circle(image, tuple(point), 3, colour, filled, cv2.LINE_AA)
-    label = f"#{person.track_id}"
-    root_depth = person.joints_3d[0, 2]
-    if math.isfinite(root_depth):
-        source = "depth" if person.depth_source == DEPTH_FROM_IMAGE else "size"
-        label += f" {root_depth:.1f}m ({source})"
-    if person.action is not None:
-        label += f" {person.action.top_label} {person.action.top_score:.2f}"
-    _text(image, label, (round(box.x0), max(round(box.y0) - 6, 12)), colour)
-
-
-def draw_result(
-    image: np.ndarray, result: FrameResult, bones, banner: str | None = None, min_confidence: float = 0.0
-) -> np.ndarray:
-    """A copy of an RGB frame with boxes, skeletons, ids, depths and action labels drawn on it."""
-    canvas = image.copy()
-    for person in result.people:
-        _draw_person(canvas, person, bones, min_confidence)
-    footer = f"t={result.stamp:.2f}s  people={len(result.people)}"
-    (footer_width, _), _ = cv2.getTextSize(footer, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-    _text(canvas, footer, (canvas.shape[1] - footer_width - 8, canvas.shape[0] - 10), (255, 255, 255))
-    if banner:
-        cv2.rectangle(canvas, (0, 0), (canvas.shape[1], 26), (200, 0, 0), -1)
-        _text(canvas, banner, (8, 18), (255, 255, 255), scale=0.55)
-    return canvas
 
 
 def _numbers(array: np.ndarray, digits: int = 4) -> list:
@@ -161,8 +110,8 @@ def frame_record(result: FrameResult, frame_index: int, random_weights: bool, to
             action = {
                 "top_k": [[label, round(score, 4)] for label, score in person.action.top_k(top_k)],
                 "label_set": person.action.label_set,
-                "clip_start": person.action.clip_start,
-                "clip_end": person.action.clip_end,
+                "clip_start_ns": person.action.clip_start_ns,
+                "clip_end_ns": person.action.clip_end_ns,
                 "clips_averaged": person.action.clips_averaged,
             }
         people.append(
@@ -179,7 +128,7 @@ def frame_record(result: FrameResult, frame_index: int, random_weights: bool, to
         )
     return {
         "frame": frame_index,
-        "stamp": result.stamp,
+        "stamp_ns": result.stamp_ns,
         "width": result.width,
         "height": result.height,
         "random_weights": random_weights,
@@ -252,7 +201,7 @@ class ContactSheet:
                 return
         height = round(image.shape[0] * self.cell_width / image.shape[1])
         thumbnail = cv2.resize(image, (self.cell_width, height), interpolation=cv2.INTER_AREA)
-        _text(thumbnail, f"frame {index}", (6, height - 8), (255, 255, 0), scale=0.6)
+        outlined_text(thumbnail, f"frame {index}", (6, height - 8), (255, 255, 0), scale=0.6)
         self.kept.append((index, thumbnail))
 
     def render(self) -> np.ndarray:

@@ -14,19 +14,18 @@ import sys
 import time
 from pathlib import Path
 
-from deephar_ros.config import DEFAULT_PRESET, get_preset, preset_names
+from deephar_ros.config import DEFAULT_PRESET, preset_names
 from deephar_ros.detection import DETECTORS
-from deephar_ros.engine import BACKEND_NAMES, create_engine
+from deephar_ros.drawing import draw_result, weights_banner
+from deephar_ros.engine import BACKEND_NAMES, build_engine
 from deephar_ros.joints import get_layout
 from deephar_ros.pipeline import Pipeline, PipelineConfig
 from deephar_ros.video import (
-    RANDOM_WEIGHTS_BANNER,
     AnnotatedVideoWriter,
     ContactSheet,
     FrameSource,
     JsonLinesWriter,
     ProgressBar,
-    draw_result,
     frame_record,
 )
 
@@ -61,14 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=5, help="actions listed per person in the JSON")
 
 
-def _load_network(args: argparse.Namespace):
-    """The SPNet of --model, with the weights file's parameters or seeded random ones."""
-    from deephar_ros.keras_weights import load_model, random_model
-
-    config = get_preset(args.model)
-    return random_model(config) if args.random_weights else load_model(args.weights, config)
-
-
 def main(args: argparse.Namespace) -> int:
     """Run the job; 0 on success, 2 on a usage error (message on stderr)."""
     if not args.weights and not args.random_weights:
@@ -85,7 +76,9 @@ def main(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    engine = create_engine(_load_network(args), backend=args.backend, device=args.device)
+    engine = build_engine(
+        args.model, args.weights, args.backend, args.device, random_weights=args.random_weights
+    )
     layout = get_layout(engine.config.joint_layout)
     pipeline = Pipeline(
         engine,
@@ -97,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
             smoothing=args.smoothing,
         ),
     )
-    banner = RANDOM_WEIGHTS_BANNER if args.random_weights else None
+    banner = weights_banner(engine.random_weights)
     records = JsonLinesWriter(out_dir / "frames.jsonl")
     sheet = ContactSheet()
     progress = ProgressBar(source.total)
@@ -107,13 +100,13 @@ def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         for frame in source:
-            result = pipeline.process(frame.image, frame.stamp)
+            result = pipeline.process(frame.image, frame.stamp_ns)
             annotated = draw_result(frame.image, result, layout.bones, banner)
             if video is None:
                 size = (annotated.shape[1], annotated.shape[0])
                 video = AnnotatedVideoWriter(out_dir / "annotated", source.fps, size)
             video.write(annotated)
-            records.write(frame_record(result, frame.index, args.random_weights, args.top_k))
+            records.write(frame_record(result, frame.index, engine.random_weights, args.top_k))
             sheet.offer(frame.index, annotated)
             frames += 1
             detections += len(result.people)
@@ -134,8 +127,8 @@ def main(args: argparse.Namespace) -> int:
     summary = {
         "source": str(args.source),
         "config": engine.config.name,
-        "weights": None if args.random_weights else str(args.weights),
-        "random_weights": args.random_weights,
+        "weights": engine.weights,
+        "random_weights": engine.random_weights,
         "backend": engine.backend,
         "device": engine.device,
         "frames": frames,
@@ -155,7 +148,7 @@ def main(args: argparse.Namespace) -> int:
         f"{frames} frames, {detections} person detections, {len(track_ids)} tracks, {summary['fps']:.2f} FPS "
         f"({engine.backend} on {engine.device}); results in {out_dir}/"
     )
-    if args.random_weights:
+    if engine.random_weights:
         print(
             "RANDOM WEIGHTS: this run checks plumbing and speed only; skeletons and actions are meaningless"
         )

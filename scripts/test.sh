@@ -22,6 +22,7 @@ fi
 
 echo "test: ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 
 echo "test: pytest"
 status=0

@@ -21,20 +21,20 @@ def make_buffers(stride=3, every=1, average=2, labels=("a", "b", "c")):
 def test_clip_holds_exactly_t_frames_at_the_stride():
     buffers = make_buffers(stride=3)
     for frame in range(22):
-        buffers.add(7, np.array([frame, -frame], np.float32), stamp=frame / 10)
+        buffers.add(7, np.array([frame, -frame], np.float32), stamp_ns=frame * 100_000_000)
         due = buffers.due_clips()
         if frame < 21:
             assert due == []
     (clip,) = due
     assert clip.track_id == 7 and clip.features.shape == (8, 2)
     np.testing.assert_array_equal(clip.features[:, 0], np.arange(0, 22, 3))
-    assert (clip.start, clip.end) == (0.0, 2.1)
+    assert (clip.start_ns, clip.end_ns) == (0, 2_100_000_000)
     buffers.record_scores(clip, np.array([0.2, 0.3, 0.5]))
     assert buffers.due_clips() == []  # nothing new until the next sampled frame
     for frame in (22, 23):
-        buffers.add(7, np.array([frame, -frame], np.float32), stamp=frame / 10)
+        buffers.add(7, np.array([frame, -frame], np.float32), stamp_ns=frame * 100_000_000)
         assert buffers.due_clips() == []
-    buffers.add(7, np.array([24, -24], np.float32), stamp=2.4)
+    buffers.add(7, np.array([24, -24], np.float32), stamp_ns=2_400_000_000)
     (clip,) = buffers.due_clips()
     np.testing.assert_array_equal(clip.features[:, 0], np.arange(3, 25, 3))
 
@@ -43,7 +43,7 @@ def test_run_rate_limits_how_often_a_clip_is_due():
     buffers = make_buffers(stride=1, every=4)
     runs = []
     for frame in range(20):
-        buffers.add(1, np.array([frame], np.float32), stamp=float(frame))
+        buffers.add(1, np.array([frame], np.float32), stamp_ns=frame * 1_000_000_000)
         for clip in buffers.due_clips():
             runs.append(frame)
             buffers.record_scores(clip, np.ones(3) / 3)
@@ -55,7 +55,7 @@ def test_scores_average_over_the_last_clips():
     estimates = []
     scores = [np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), np.array([0, 0, 1.0])]
     for frame in range(10):
-        buffers.add(3, np.zeros(4, np.float32), stamp=frame * 0.1)
+        buffers.add(3, np.zeros(4, np.float32), stamp_ns=frame * 100_000_000)
         for clip in buffers.due_clips():
             estimates.append(buffers.record_scores(clip, scores[len(estimates)]))
     assert len(estimates) == 3
@@ -70,9 +70,9 @@ def test_scores_average_over_the_last_clips():
 def test_tracks_are_independent_and_reset_forgets():
     buffers = make_buffers(stride=1)
     for frame in range(8):
-        buffers.add(1, np.full(2, frame, np.float32), stamp=float(frame))
+        buffers.add(1, np.full(2, frame, np.float32), stamp_ns=frame * 1_000_000_000)
         if frame >= 4:
-            buffers.add(2, np.full(2, frame, np.float32), stamp=float(frame))
+            buffers.add(2, np.full(2, frame, np.float32), stamp_ns=frame * 1_000_000_000)
     assert [clip.track_id for clip in buffers.due_clips()] == [1]
     buffers.reset()
     assert buffers.due_clips() == []

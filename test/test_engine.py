@@ -21,7 +21,7 @@ from torch import nn
 
 from deephar_ros.backends import tensorrt
 from deephar_ros.config import get_preset
-from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, create_engine
+from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, build_engine, create_engine
 from deephar_ros.spnet import SPNet
 
 HALF_PRECISION = {"rtol": 1e-2, "atol": 1e-2}
@@ -325,3 +325,33 @@ def test_read_only_inputs_are_accepted_quietly(tiny_model: TinySPNet, crops: np.
         scores = engine.run_actions(clip)
         engine.run_frames(read_only_crops)
     assert_agrees(scores, engine.run_actions(np.ascontiguousarray(clip)), "action scores")
+
+
+# ---- the model factory ---------------------------------------------------------------------------
+def test_build_engine_loads_the_weights_file_and_records_where_they_came_from(
+    penn_weights_file, penn_model: SPNet, tmp_path
+) -> None:
+    engine = build_engine(
+        "penn_multitask", penn_weights_file, "cpu-eager", conversion_cache_dir=tmp_path, batch_sizes=(1,)
+    )
+    assert engine.weights == str(penn_weights_file) and not engine.random_weights
+    assert engine.config.name == "penn_multitask" and engine.device_memory_mb() is None
+    crops = np.random.default_rng(3).integers(0, 256, (1, 256, 256, 3), dtype=np.uint8)
+    assert_agrees(engine.run_frames(crops)[0], eager_reference(penn_model, crops)[0], "pose")
+
+
+def test_build_engine_makes_random_weights_only_when_asked_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(ValueError, match="no weights given for model 'ntu_multitask'"):
+        build_engine("ntu_multitask", None, "cpu-eager")
+    with pytest.raises(ValueError, match="choose one"):
+        build_engine("ntu_multitask", "weights.hdf5", "cpu-eager", random_weights=True)
+    with pytest.raises(ValueError, match="valid names"):
+        build_engine("ntu", random_weights=True)
+    with caplog.at_level(logging.WARNING, logger="deephar_ros.engine"):
+        engine = build_engine("ntu_multitask", backend="cpu-eager", random_weights=True, batch_sizes=(1,))
+    assert engine.random_weights and engine.weights.startswith("random")
+    assert any("RANDOM weights" in record.getMessage() for record in caplog.records)
+    with pytest.raises(FileNotFoundError, match="weights file not found"):
+        build_engine("ntu_multitask", "/nonexistent/weights.hdf5", "cpu-eager")

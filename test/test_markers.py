@@ -42,7 +42,7 @@ def by_key(markers) -> dict[tuple[str, int], Marker]:
 def test_each_track_gets_bones_joints_and_label_under_its_own_id():
     header = Header(frame_id="cam")
     header.stamp.sec = 12
-    result = FrameResult(stamp=12.0, width=640, height=480, people=[person(3), person(7)])
+    result = FrameResult(stamp_ns=12_000_000_000, width=640, height=480, people=[person(3), person(7)])
     markers = by_key(frame_markers(result, header, BONES, min_joint_confidence=0.2, lifetime_s=0.5))
     assert set(markers) == {(ns, track) for ns in NAMESPACES for track in (3, 7)}
     bones = markers[(BONES_NAMESPACE, 3)]
@@ -62,14 +62,14 @@ def test_each_track_gets_bones_joints_and_label_under_its_own_id():
 
 def test_label_shows_top_action_above_the_highest_joint():
     action = ActionEstimate(1, np.array([0.1, 0.7, 0.2]), ["sit", "wave", "jump"], "ntu60", 0.0, 0.7, 2)
-    result = FrameResult(stamp=0.0, width=640, height=480, people=[person(1, action=action)])
+    result = FrameResult(stamp_ns=0, width=640, height=480, people=[person(1, action=action)])
     label = by_key(frame_markers(result, Header(), BONES, 0.2, 0.5))[(LABELS_NAMESPACE, 1)]
     assert label.text == "#1 wave 70%"
     assert label.pose.position.y < 1.0 - 0.7  # above joint 3 (y = -0.7 + 1), y points down
 
 
 def test_retired_tracks_get_delete_in_every_namespace():
-    result = FrameResult(stamp=0.0, width=640, height=480, people=[person(2)], retired_track_ids=[5, 9])
+    result = FrameResult(stamp_ns=0, width=640, height=480, people=[person(2)], retired_track_ids=[5, 9])
     markers = frame_markers(result, Header(), BONES, 0.2, 0.5)
     deletes = {(m.ns, m.id) for m in markers.markers if m.action == Marker.DELETE}
     assert deletes == {(ns, track) for ns in NAMESPACES for track in (5, 9)}
@@ -77,13 +77,13 @@ def test_retired_tracks_get_delete_in_every_namespace():
 
 def test_low_confidence_and_missing_3d_joints_are_left_out():
     low = person(1, confidences=(0.9, 0.05, 0.9, 0.9))
-    result = FrameResult(stamp=0.0, width=640, height=480, people=[low])
+    result = FrameResult(stamp_ns=0, width=640, height=480, people=[low])
     markers = by_key(frame_markers(result, Header(), BONES, 0.2, 0.0))
     assert len(markers[(JOINTS_NAMESPACE, 1)].points) == 3
     assert len(markers[(BONES_NAMESPACE, 1)].points) == 2  # only bone (2, 3) has both ends shown
     flat = person(2)
     flat.joints_3d = np.full((4, 3), np.nan)  # a 2D-only preset
-    result = FrameResult(stamp=0.0, width=640, height=480, people=[flat])
+    result = FrameResult(stamp_ns=0, width=640, height=480, people=[flat])
     assert frame_markers(result, Header(), BONES, 0.2, 0.0).markers == []
 
 

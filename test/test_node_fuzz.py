@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import rclpy
 from builtin_interfaces.msg import Time
+from node_rig import Loopback
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from deephar_ros.ros.image_conversion import COLOUR_ENCODINGS, DEPTH_ENCODINGS
-from deephar_ros.ros.loopback import Loopback
 from deephar_ros.ros.perception_node import WARNING_PERIOD_S
 
 SEED = 20240607

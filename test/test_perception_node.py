@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from node_rig import Loopback
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -24,10 +25,8 @@ from deephar_ros.keras_weights import WeightsFileError
 from deephar_ros.msg import Skeleton
 from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
-from deephar_ros.ros.frame_rate import FrameRateEstimator
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import image_to_rgb, rgb_to_image
-from deephar_ros.ros.loopback import Loopback
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.perception_node import ApproximateTimeSynchronizer, PerceptionNode
 
@@ -81,22 +80,6 @@ def test_pairer_reports_colour_frames_it_gives_up_on():
     assert pairer.add_depth(1.0, "d1") is None  # c1 is gone: only the newest colour waits
     with pytest.raises(ValueError, match="slop"):
         ApproximateTimePairer(slop=-1.0)
-
-
-# --- frame rate -------------------------------------------------------------------------------
-
-
-def test_frame_rate_is_the_median_interval_and_starts_over_after_a_reset():
-    estimator = FrameRateEstimator(intervals=4)
-    stamps = [10.0, 10.1, 10.2, 10.2, 12.0, 12.1]  # a repeated stamp, then a 1.8 s stall
-    assert [estimator.add(stamp) for stamp in stamps[:-1]] == [None] * 5
-    assert estimator.add(stamps[-1]) == pytest.approx(10.0)
-    assert estimator.add(13.0) is None  # known: no new estimate until a reset
-    estimator.reset()
-    assert [estimator.add(t) for t in (0.0, 0.5, 1.0, 1.5)] == [None] * 4
-    assert estimator.add(2.0) == pytest.approx(2.0)
-    with pytest.raises(ValueError, match="intervals"):
-        FrameRateEstimator(intervals=0)
 
 
 # --- stats --------------------------------------------------------------------------------------
@@ -208,7 +191,7 @@ def stamp_ns(msg) -> int:
 
 
 def test_frames_give_skeletons_actions_markers_and_diagnostics_with_the_image_stamp(harness):
-    config = harness.node.pipeline.engine.config
+    config = harness.node.stream.pipeline.engine.config
     headers = []
     for i in range(config.num_frames + 1):  # clip_stride 1: the 8th frame completes the first clip
         headers.append(harness.publish(1_000_000_000_000 + i * 100_000_000))
@@ -270,13 +253,13 @@ def test_a_flood_of_frames_keeps_one_pending_counts_drops_and_answers_the_newest
     # The network is held busy until the whole flood has arrived, so frames outrun it on any machine
     # and under any load (a fast network on an idle machine could otherwise keep up with 40 frames).
     flood_in = threading.Event()
-    process = harness.node.pipeline.process
+    process = harness.node.stream.pipeline.process
 
     def busy_network(*args, **kwargs):
         flood_in.wait(timeout=120.0)
         return process(*args, **kwargs)
 
-    monkeypatch.setattr(harness.node.pipeline, "process", busy_network)
+    monkeypatch.setattr(harness.node.stream.pipeline, "process", busy_network)
     stats = harness.node.stats
     before = stats.snapshot()
     before_done = before["frames_processed"] + before["frames_dropped"]
@@ -339,13 +322,15 @@ def test_camera_info_is_used_and_a_mismatching_one_is_refused_per_frame(harness)
     stats = harness.node.stats
     info = camera_info(CameraIntrinsics.default_for(64, 48, hfov_deg=70.0), Header(frame_id="test_camera"))
     harness.peer.info_out.publish(info)
-    harness.spin_until(lambda: harness.node._intrinsics is not None and harness.node._intrinsics.width == 64)
+    harness.spin_until(
+        lambda: harness.node.stream.intrinsics is not None and harness.node.stream.intrinsics.width == 64
+    )
     missing = stats.conditions["camera_info_missing"]
     harness.answer_for(harness.publish(4_000_000_000_000))
     assert stats.conditions["camera_info_missing"] == missing
     wrong_size = camera_info(CameraIntrinsics.default_for(640, 480), Header(frame_id="test_camera"))
     harness.peer.info_out.publish(wrong_size)
-    harness.spin_until(lambda: harness.node._intrinsics.width == 640)
+    harness.spin_until(lambda: harness.node.stream.intrinsics.width == 640)
     mismatched = stats.conditions["camera_info_size"]
     assert len(harness.answer_for(harness.publish(4_000_000_100_000)).skeletons) == 1
     assert stats.conditions["camera_info_size"] == mismatched + 1
@@ -377,7 +362,7 @@ def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(rclp
         answer = harness.answer_for(header)
         assert answer.header.frame_id == "base_link"
         assert answer.skeletons[0].depth_source == Skeleton.DEPTH_FROM_IMAGE
-        root = answer.skeletons[0].positions[harness.node.pipeline.layout.root]
+        root = answer.skeletons[0].positions[harness.node.stream.pipeline.layout.root]
         assert root.z == pytest.approx(2.5, abs=0.3)
         if ApproximateTimeSynchronizer is None:  # our pairer counts what message_filters drops silently
             unpaired = harness.node.stats.bad_input["depth_unpaired"]
@@ -393,11 +378,13 @@ def test_the_clip_stride_follows_the_rate_of_the_processed_frames(rclpy_module_c
         rclpy_module_context, FRAME, namespace="/rate_test", track_timeout=PATIENT_TRACK_TIMEOUT_S
     )
     try:
-        assert harness.node.pipeline.actions.stride == authors_clip_stride("ntu60")  # 30 fps until measured
+        assert harness.node.stream.pipeline.actions.stride == authors_clip_stride(
+            "ntu60"
+        )  # 30 fps until measured
         for i in range(12):  # a 10 Hz camera
             harness.answer_for(harness.publish(8_000_000_000_000 + i * 100_000_000))
-        assert harness.node.pipeline.actions.stride == authors_clip_stride("ntu60", 10.0) == 3
-        assert harness.node.pipeline.config.frame_rate_hz == pytest.approx(10.0)
+        assert harness.node.stream.pipeline.actions.stride == authors_clip_stride("ntu60", 10.0) == 3
+        assert harness.node.stream.pipeline.config.frame_rate_hz == pytest.approx(10.0)
         harness.spin_until(lambda: harness.peer.last_diagnostics().get("clip_stride") == "3")
         assert float(harness.peer.last_diagnostics()["frame_rate_hz"]) == pytest.approx(10.0)
     finally:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from engine_doubles import NetConfig
 
 from deephar_ros.camera import MEAN_TORSO_LENGTH_M, CameraIntrinsics
 from deephar_ros.detection import FullFrameDetector, GivenBoxesDetector
@@ -88,16 +89,6 @@ def box_of(joints, pad=10.0):
 
 
 @dataclass
-class NetConfig:
-    joint_layout: str = "pa17j3d"
-    num_joints: int = 17
-    pose_dim: int = 3
-    num_frames: int = 8
-    label_set: str = "ntu60"
-    num_actions: tuple = (60,)
-
-
-@dataclass
 class BlobEngine:
     """Stands in for the network: finds the tinted joint blobs in each crop."""
 
@@ -146,9 +137,9 @@ def test_two_people_one_batch_pixels_and_metres_with_depth():
     people, image, depth = two_people_frame()
     engine = BlobEngine()
     pipeline = Pipeline(engine, PipelineConfig(), detector=GivenBoxesDetector([box_of(p) for p in people]))
-    result = pipeline.process(image, 12.5, intrinsics=INTRINSICS, depth=depth)
+    result = pipeline.process(image, 12_500_000_000, intrinsics=INTRINSICS, depth=depth)
     assert len(engine.frame_batches) == 1 and engine.frame_batches[0].shape == (2, 256, 256, 3)
-    assert (result.stamp, result.width, result.height) == (12.5, WIDTH, HEIGHT)
+    assert (result.stamp_ns, result.width, result.height) == (12_500_000_000, WIDTH, HEIGHT)
     assert list(result.timings_ms) == list(STAGES)
     assert sorted(p.track_id for p in result.people) == [1, 2]
     for estimate, truth in zip(result.people, people, strict=True):
@@ -162,7 +153,7 @@ def test_two_people_one_batch_pixels_and_metres_with_depth():
 def test_depth_from_person_size_without_a_depth_image():
     people, image, _ = two_people_frame()
     pipeline = Pipeline(BlobEngine(), PipelineConfig())
-    result = pipeline.process(image, 0.0, intrinsics=INTRINSICS, boxes=[box_of(p) for p in people])
+    result = pipeline.process(image, 0, intrinsics=INTRINSICS, boxes=[box_of(p) for p in people])
     for estimate, truth in zip(result.people, people, strict=True):
         assert estimate.depth_source == DEPTH_FROM_SIZE
         assert np.max(np.linalg.norm(estimate.joints_3d - truth, axis=1)) < 0.015
@@ -175,14 +166,17 @@ def test_ids_stay_and_actions_run_in_one_batch_at_the_stride():
     results = []
     for k in range(17):
         people, image, _ = two_people_frame(shift=0.01 * k)
-        results.append(pipeline.process(image, k * 0.1, INTRINSICS, boxes=[box_of(p) for p in people]))
+        results.append(
+            pipeline.process(image, k * 100_000_001, INTRINSICS, boxes=[box_of(p) for p in people])
+        )
     assert all(sorted(p.track_id for p in r.people) == [1, 2] for r in results)
     assert [len(batch) for batch in engine.action_batches] == [2, 2]  # frames 14 and 16, both tracks at once
     assert engine.action_batches[0].shape == (2, 8, FEATURES)
     assert all(p.action is None for r in results[:14] for p in r.people)
     action = results[-1].people[0].action
     assert action.top_label == "hand waving" and action.label_set == "ntu60"
-    assert (action.clip_start, action.clip_end) == pytest.approx((0.2, 1.6))
+    # The stamps of the clip's first and last sampled frames, to the nanosecond (frames 2 and 16).
+    assert (action.clip_start_ns, action.clip_end_ns) == (2 * 100_000_001, 16 * 100_000_001)
     assert action.clips_averaged == 2
 
 
@@ -191,7 +185,7 @@ def test_measured_frame_rate_rescales_the_clip_stride_and_restarts_the_clips():
     pipeline = Pipeline(engine, PipelineConfig())
     assert pipeline.actions.stride == 8  # the authors' NTU stride at 30 fps
     people, image, _ = two_people_frame()
-    pipeline.process(image, 0.0, INTRINSICS, boxes=[box_of(p) for p in people])
+    pipeline.process(image, 0, INTRINSICS, boxes=[box_of(p) for p in people])
     assert pipeline.actions.tracks
     assert pipeline.set_frame_rate(15.0) == 4
     assert pipeline.actions.stride == 4 and not pipeline.actions.tracks
@@ -203,7 +197,7 @@ def test_flip_tta_sends_mirrored_crops_in_the_same_batch():
     people, image, _ = two_people_frame()
     engine = BlobEngine()
     pipeline = Pipeline(engine, PipelineConfig(flip_tta=True))
-    pipeline.process(image, 0.0, INTRINSICS, boxes=[box_of(p) for p in people])
+    pipeline.process(image, 0, INTRINSICS, boxes=[box_of(p) for p in people])
     (batch,) = engine.frame_batches
     assert batch.shape[0] == 4
     np.testing.assert_array_equal(batch[2:], batch[:2, :, ::-1])
@@ -211,7 +205,7 @@ def test_flip_tta_sends_mirrored_crops_in_the_same_batch():
 
 def test_no_people_means_no_network_call():
     engine = BlobEngine()
-    result = Pipeline(engine, PipelineConfig()).process(np.zeros((120, 160, 3), np.uint8), 0.0, boxes=[])
+    result = Pipeline(engine, PipelineConfig()).process(np.zeros((120, 160, 3), np.uint8), 0, boxes=[])
     assert result.people == [] and engine.frame_batches == []
     assert list(result.timings_ms) == list(STAGES)
 
@@ -220,21 +214,22 @@ def test_retired_ids_after_timeout_and_when_time_goes_backwards():
     people, image, _ = two_people_frame()
     boxes = [box_of(p) for p in people]
     pipeline = Pipeline(BlobEngine(), PipelineConfig(track_timeout_s=0.5))
-    first = pipeline.process(image, 1.0, INTRINSICS, boxes=boxes)
-    assert pipeline.process(image, 1.3, INTRINSICS, boxes=boxes[:1]).retired_track_ids == []
-    later = pipeline.process(image, 1.9, INTRINSICS, boxes=boxes[:1])
+    first = pipeline.process(image, 1_000_000_000, INTRINSICS, boxes=boxes)
+    assert pipeline.process(image, 1_300_000_000, INTRINSICS, boxes=boxes[:1]).retired_track_ids == []
+    later = pipeline.process(image, 1_900_000_000, INTRINSICS, boxes=boxes[:1])
     assert later.retired_track_ids == [first.people[1].track_id]
-    back = pipeline.process(image, 0.5, INTRINSICS, boxes=boxes)
-    assert back.retired_track_ids == [first.people[0].track_id]
+    assert not later.time_reset
+    back = pipeline.process(image, 500_000_000, INTRINSICS, boxes=boxes)
+    assert back.time_reset and back.retired_track_ids == [first.people[0].track_id]
     assert {p.track_id for p in back.people}.isdisjoint({1, 2})
     pipeline.reset()
-    assert pipeline.process(image, 0.6, INTRINSICS, boxes=boxes).retired_track_ids == []
+    assert pipeline.process(image, 600_000_000, INTRINSICS, boxes=boxes).retired_track_ids == []
 
 
 def test_two_dimensional_network_gives_nan_metres():
     people, image, _ = two_people_frame()
     engine = BlobEngine(config=NetConfig("pa16j2d", 16, 2, 8, "penn_action", (15,)))
-    result = Pipeline(engine, PipelineConfig()).process(image, 0.0, INTRINSICS, boxes=[box_of(people[0])])
+    result = Pipeline(engine, PipelineConfig()).process(image, 0, INTRINSICS, boxes=[box_of(people[0])])
     (person,) = result.people
     assert person.joint_names == list(PA16J2D.joint_names)
     assert np.isnan(person.joints_3d).all() and person.joints_3d.shape == (16, 3)
@@ -251,7 +246,7 @@ def test_smoothing_steadies_jittering_joints():
             jitter = rng.normal(0, 2.0, 2)
             box = box_of(people[0])
             box = Box(box.x0 + jitter[0], box.y0 + jitter[1], box.x1 + jitter[0], box.y1 + jitter[1], 0.9)
-            out.append(pipeline.process(image, k / 30, INTRINSICS, boxes=[box]).people[0].joints_2d)
+            out.append(pipeline.process(image, k * 33_333_333, INTRINSICS, boxes=[box]).people[0].joints_2d)
     assert np.std(np.array(smooth)[4:], axis=0).mean() <= np.std(np.array(raw)[4:], axis=0).mean()
 
 
@@ -261,7 +256,7 @@ def test_gray_and_rgba_frames_are_converted():
     gray = image[..., 0]
     for variant in (gray, gray[..., None], np.dstack([np.repeat(gray[..., None], 3, axis=2), gray])):
         engine = BlobEngine()
-        Pipeline(engine, PipelineConfig()).process(variant, 0.0, boxes=boxes)
+        Pipeline(engine, PipelineConfig()).process(variant, 0, boxes=boxes)
         crop = engine.frame_batches[0][0]
         np.testing.assert_array_equal(crop[..., 0], crop[..., 1])
 
@@ -280,27 +275,29 @@ def test_gray_and_rgba_frames_are_converted():
 def test_bad_frames_are_refused_with_a_clear_message(frame, message):
     pipeline = Pipeline(BlobEngine(), PipelineConfig(), detector=FullFrameDetector())
     with pytest.raises(ValueError, match=message):
-        pipeline.process(frame, 0.0)
+        pipeline.process(frame, 0)
 
 
 def test_bad_companions_are_refused():
     pipeline = Pipeline(BlobEngine(), PipelineConfig(), detector=FullFrameDetector())
     image = np.zeros((48, 64, 3), np.uint8)
-    with pytest.raises(ValueError, match="stamp"):
-        pipeline.process(image, float("nan"))
+    for stamp in (float("nan"), 0.5, "1", True):  # seconds as a float are refused, not guessed
+        with pytest.raises(ValueError, match="stamp_ns must be an integer number of nanoseconds"):
+            pipeline.process(image, stamp)
+    pipeline.process(image, np.int64(5))  # numpy integers are integers
     with pytest.raises(ValueError, match="does not match"):
-        pipeline.process(image, 0.0, depth=np.zeros((10, 10), np.float32))
+        pipeline.process(image, 0, depth=np.zeros((10, 10), np.float32))
     with pytest.raises(ValueError, match="16UC1"):
-        pipeline.process(image, 0.0, depth=np.zeros((48, 64), np.uint16))
+        pipeline.process(image, 0, depth=np.zeros((48, 64), np.uint16))
     with pytest.raises(ValueError, match="intrinsics are for"):
-        pipeline.process(image, 0.0, intrinsics=INTRINSICS)
+        pipeline.process(image, 0, intrinsics=INTRINSICS)
     with pytest.raises(ValueError, match="non-finite"):
-        pipeline.process(image, 0.0, boxes=[Box(0, 0, float("inf"), 10)])
+        pipeline.process(image, 0, boxes=[Box(0, 0, float("inf"), 10)])
 
 
 def test_tiny_frames_through_the_default_detector_find_nobody():
     engine = BlobEngine()
     pipeline = Pipeline(engine, PipelineConfig())
     for shape in ((1, 1, 3), (5, 7), (40, 30, 4)):
-        assert pipeline.process(np.zeros(shape, np.uint8), 0.0).people == []
+        assert pipeline.process(np.zeros(shape, np.uint8), 0).people == []
     assert engine.frame_batches == []

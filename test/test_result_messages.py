@@ -9,7 +9,7 @@ from std_msgs.msg import Header
 
 from deephar_ros.msg import Skeleton
 from deephar_ros.results import DEPTH_FROM_IMAGE, ActionEstimate, Box, FrameResult, PersonEstimate
-from deephar_ros.ros.result_messages import action_array, skeleton_array, stamp_to_time, time_to_stamp
+from deephar_ros.ros.result_messages import action_array, ns_to_time, skeleton_array, time_to_ns
 
 LABELS = ["drink", "eat", "wave", "sit"]
 
@@ -26,8 +26,8 @@ def person(track_id: int, with_action: bool) -> PersonEstimate:
         scores=np.array([0.1, 0.2, 0.6, 0.1]),
         labels=LABELS,
         label_set="ntu60",
-        clip_start=10.25,
-        clip_end=11.0,
+        clip_start_ns=10_250_000_000,
+        clip_end_ns=11_000_000_000,
         clips_averaged=3,
     )
     return PersonEstimate(
@@ -43,7 +43,7 @@ def person(track_id: int, with_action: bool) -> PersonEstimate:
 
 
 def result() -> FrameResult:
-    return FrameResult(stamp=0.0, width=640, height=480, people=[person(4, True), person(9, False)])
+    return FrameResult(stamp_ns=0, width=640, height=480, people=[person(4, True), person(9, False)])
 
 
 def test_skeletons_carry_every_field_and_the_source_header():
@@ -77,14 +77,15 @@ def test_actions_only_for_people_with_an_estimate_and_top_k_labels():
 
 
 def test_empty_result_gives_empty_arrays_with_the_header():
-    empty = FrameResult(stamp=0.0, width=10, height=10)
+    empty = FrameResult(stamp_ns=0, width=10, height=10)
     assert skeleton_array(empty, header()).skeletons == []
     assert action_array(empty, header(), 5).actions == []
     assert skeleton_array(empty, header()).header == header()
 
 
-def test_stamp_conversion_round_trips():
-    time = Time(sec=1_700_000_000, nanosec=500_000_000)
-    assert time_to_stamp(time) == 1_700_000_000.5
-    assert stamp_to_time(time_to_stamp(time)) == time
-    assert stamp_to_time(-3.0) == Time(sec=0, nanosec=0)
+def test_stamp_conversion_round_trips_to_the_nanosecond():
+    # 1.7e9 s + 123456789 ns: a float of seconds could not hold this stamp (it rounds to ~238 ns).
+    time = Time(sec=1_700_000_000, nanosec=123_456_789)
+    assert time_to_ns(time) == 1_700_000_000_123_456_789
+    assert ns_to_time(time_to_ns(time)) == time
+    assert ns_to_time(-3) == Time(sec=0, nanosec=0)

@@ -1,14 +1,11 @@
 """The deephar_perception node: camera images in, skeletons, actions, markers and diagnostics out.
 
-A thin adapter over the ROS-free Pipeline. Callbacks only convert and validate messages and put
-the frame in a one-frame slot; a worker thread runs the pipeline on the newest frame, so a busy
-network drops old frames (counted) instead of building latency. Every bad input is refused with
-a throttled warning, counted in the diagnostics, and the node keeps serving.
-
-When no image arrives for track_timeout seconds (wall clock: the camera stopped), every track
-retires with DELETE markers, so a camera that comes back starts new tracks. The stride of the
-action clips follows the rate of the frames the pipeline actually gets, measured from their stamps
-(see frame_rate.py), unless clip_stride is set.
+Convert -> hand over -> publish: a thin adapter over the ROS-free LiveStream (deephar_ros/live_stream.py,
+which holds the stream policy: camera silence, time jumps, frame rate, intrinsics fallback) and
+Pipeline. Callbacks only convert and validate messages and put the frame in a one-frame slot; a
+worker thread runs the newest frame through the stream, so a busy network drops old frames
+(counted) instead of building latency, then publishes. Every bad input is refused with a throttled
+warning, counted in the diagnostics, and the node keeps serving.
 
 Why a plain Node and not a lifecycle node (rclpy has rclpy.lifecycle.LifecycleNode from Humble
 to Kilted): the node owns no device that must be opened or released in steps; it loads its
@@ -29,7 +26,6 @@ from typing import TypeVar
 
 import numpy as np
 import rclpy
-import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -37,15 +33,12 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from deephar_ros.camera import CameraIntrinsics
-from deephar_ros.config import get_preset
-from deephar_ros.engine import InferenceEngine, create_engine
-from deephar_ros.keras_weights import load_model, random_model
+from deephar_ros.drawing import draw_result, weights_banner
+from deephar_ros.engine import InferenceEngine, build_engine
+from deephar_ros.live_stream import LiveStream, Notice, StreamStep
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
 from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.results import DEPTH_FROM_SIZE, FrameResult
 from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array
-from deephar_ros.ros.frame_rate import FrameRateEstimator
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import (
     ImageConversionError,
@@ -58,8 +51,7 @@ from deephar_ros.ros.image_conversion import (
 from deephar_ros.ros.markers import frame_markers
 from deephar_ros.ros.node_main import run_node
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
-from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_stamp
-from deephar_ros.video import RANDOM_WEIGHTS_BANNER, draw_result
+from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_ns
 
 try:  # RGB-D pairing on ROS installs; message_filters is not on PyPI, see ApproximateTimePairer
     from message_filters import ApproximateTimeSynchronizer
@@ -99,14 +91,18 @@ def camera_qos(parameters: PerceptionParameters) -> QoSProfile:
     )
 
 
-def build_engine(parameters: PerceptionParameters) -> InferenceEngine:
-    """The network (released weights, or random ones when asked) on the chosen back end."""
-    config = get_preset(parameters.model)
-    model = random_model(config) if parameters.random_weights else load_model(parameters.weights, config)
-    return create_engine(model, backend=parameters.backend, device=parameters.device)
+def engine_for(parameters: PerceptionParameters) -> InferenceEngine:
+    """The network of the node's parameters, through the one model factory."""
+    return build_engine(
+        parameters.model,
+        parameters.weights or None,
+        parameters.backend,
+        parameters.device,
+        random_weights=parameters.random_weights,
+    )
 
 
-def build_pipeline(parameters: PerceptionParameters, engine: InferenceEngine) -> Pipeline:
+def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> Pipeline:
     """The ROS-free pipeline configured from the node's parameters."""
     config = PipelineConfig(
         detector=parameters.detector,
@@ -130,31 +126,34 @@ class PerceptionNode(Node):
         self.slot: LatestSlot[_Frame] = LatestSlot()
         self._worker: threading.Thread | None = None
         self.parameters = declare_parameters(self)
-        if self.parameters.random_weights:
-            self.get_logger().warning(
-                "random_weights is set: the network has RANDOM weights, every skeleton and action it "
-                "publishes is meaningless (plumbing tests only)"
-            )
-        engine = build_engine(self.parameters)
-        self.pipeline = build_pipeline(self.parameters, engine)
-        self.bones = self.pipeline.layout.bones
+        self.engine = engine_for(self.parameters)
+        self.stream = LiveStream(pipeline_for(self.parameters, self.engine), self.parameters.track_timeout)
+        self.bones = self.stream.pipeline.layout.bones
+        # Untrained confidences sit near 0: with random weights every joint is drawn, or nothing would be.
+        random = self.engine.random_weights
+        self.min_joint_confidence = 0.0 if random else self.parameters.min_joint_confidence
         self.stats = PerceptionStats()
-        self.stats.backend = engine.backend
-        self.stats.device = engine.device
-        if self.pipeline.actions is not None:
-            self.stats.set_setting("clip_stride", self.pipeline.actions.stride)
-        self._frame_rate = FrameRateEstimator()
-        self._live_tracks: set[int] = set()  # ids shown and not retired yet (worker thread only)
+        self.stats.backend = self.engine.backend
+        self.stats.device = self.engine.device
         self._last_header: Header | None = None
-        self._pairer: ApproximateTimePairer[tuple[Header, np.ndarray, float], np.ndarray] = (
-            ApproximateTimePairer(self.parameters.depth_slop)
-        )
-        self._intrinsics: CameraIntrinsics | None = None
-        self._intrinsics_lock = threading.Lock()
-        self._last_stamp: float | None = None
         self._last_warning: dict[str, float] = {}
         self._reported_counts: dict[str, int] = {}
+        self._create_publishers()
+        self._create_subscriptions()
+        self.create_timer(self.parameters.diagnostics_period, self._publish_diagnostics)
+        self._worker = threading.Thread(target=self._work, name="deephar_inference", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"ready: model {self.parameters.model}, {self.engine.selection}, "
+            f"listening on {self.resolve_topic_name('image')}"
+        )
+        if self.engine.random_weights:
+            self.get_logger().warning(
+                "random_weights is set: the network has RANDOM weights, every skeleton and action it "
+                "publishes is meaningless (plumbing tests only); markers show every joint"
+            )
 
+    def _create_publishers(self) -> None:
         self._skeletons = self.create_publisher(SkeletonArray, "skeletons", OUTPUT_QOS)
         self._actions = self.create_publisher(ActionRecognitionArray, "actions", OUTPUT_QOS)
         self._markers = self.create_publisher(MarkerArray, "markers", OUTPUT_QOS)
@@ -165,7 +164,11 @@ class PerceptionNode(Node):
         )
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
+    def _create_subscriptions(self) -> None:
         qos = camera_qos(self.parameters)
+        self._pairer: ApproximateTimePairer[tuple[Header, np.ndarray, float], np.ndarray] = (
+            ApproximateTimePairer(self.parameters.depth_slop)
+        )
         if self.parameters.image_transport == "compressed":
             colour_type, colour_topic = CompressedImage, self.resolve_topic_name("image") + "/compressed"
             self._to_rgb = compressed_to_rgb
@@ -187,14 +190,6 @@ class PerceptionNode(Node):
             if self.parameters.use_depth:
                 self.create_subscription(Image, "depth", self._on_depth, qos)
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
-        self.create_timer(self.parameters.diagnostics_period, self._publish_diagnostics)
-
-        self._worker = threading.Thread(target=self._work, name="deephar_inference", daemon=True)
-        self._worker.start()
-        self.get_logger().info(
-            f"ready: model {self.parameters.model}, {engine.selection}, "
-            f"listening on {self.resolve_topic_name('image')}"
-        )
 
     def destroy_node(self) -> None:
         """Stop the worker before the publishers it uses go away."""
@@ -215,7 +210,7 @@ class PerceptionNode(Node):
             self._submit(msg.header, image, received, None)
             return
         pair, unpaired = self._pairer.add_colour(
-            time_to_stamp(msg.header.stamp), (msg.header, image, received)
+            time_to_ns(msg.header.stamp) / 1e9, (msg.header, image, received)
         )
         for _ in range(unpaired):
             self._refuse(
@@ -228,7 +223,7 @@ class PerceptionNode(Node):
         depth = self._convert(depth_to_metres, msg, "depth")
         if depth is None:
             return
-        pair = self._pairer.add_depth(time_to_stamp(msg.header.stamp), depth)
+        pair = self._pairer.add_depth(time_to_ns(msg.header.stamp) / 1e9, depth)
         if pair is not None:
             self._submit(*pair[0], pair[1])
 
@@ -241,9 +236,14 @@ class PerceptionNode(Node):
         if depth is not None:
             self._submit(colour.header, image, received, depth)
 
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        intrinsics = self._convert(camera_info_to_intrinsics, msg, "camera_info")
+        if intrinsics is not None:
+            self.stream.set_intrinsics(intrinsics)
+
     def _convert(
-        self, converter: Callable[[Message], np.ndarray], msg: Message, reason: str
-    ) -> np.ndarray | None:
+        self, converter: Callable[[Message], Converted], msg: Message, reason: str
+    ) -> Converted | None:
         """converter(msg), or None after counting and warning when the message is bad."""
         try:
             return converter(msg)
@@ -253,24 +253,19 @@ class PerceptionNode(Node):
             self._refuse(reason, f"unexpected {type(error).__name__} converting a message: {error}")
         return None
 
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        intrinsics = self._convert(camera_info_to_intrinsics, msg, "camera_info")
-        if intrinsics is None:
-            return
-        with self._intrinsics_lock:
-            self._intrinsics = intrinsics
-
     def _submit(self, header: Header, image: np.ndarray, received: float, depth: np.ndarray | None) -> None:
         if self.slot.put(_Frame(header, image, depth, received)):
             self.stats.frame_dropped()
+
+    # Counting and throttled warnings.
 
     def _refuse(self, reason: str, text: str) -> None:
         """Count a refused input under reason; warn at most once per WARNING_PERIOD_S per reason."""
         self._warn(f"bad_input.{reason}", text, self.stats.bad(reason))
 
-    def _notice(self, reason: str, text: str) -> None:
+    def _notice(self, notice: Notice) -> None:
         """Count a frame processed despite something odd; warn at most once per WARNING_PERIOD_S."""
-        self._warn(f"condition.{reason}", text, self.stats.condition(reason))
+        self._warn(f"condition.{notice.reason}", notice.text, self.stats.condition(notice.reason))
 
     def _warn(self, key: str, text: str, count: int) -> None:
         now = time.monotonic()
@@ -278,11 +273,11 @@ class PerceptionNode(Node):
             self._last_warning[key] = now
             self.get_logger().warning(f"{text} ({key}: {count} so far)")
 
-    # Worker thread: the newest frame through the pipeline, then the messages out.
+    # Worker thread: the newest frame through the stream, then the messages out.
 
     def _work(self) -> None:
         while True:
-            frame = self.slot.take(timeout=self.parameters.track_timeout)
+            frame = self.slot.take(timeout=self.stream.silence_timeout_s)
             if self.slot.closed:
                 return
             try:
@@ -300,97 +295,45 @@ class PerceptionNode(Node):
 
     def _on_silence(self) -> None:
         """No image for track_timeout seconds: the camera stopped, so its tracks end now."""
-        if self._live_tracks:
-            self._notice(
-                "camera_silent",
-                f"no image for {self.parameters.track_timeout} s: {len(self._live_tracks)} track(s) retired",
-            )
-        self._retire_all_tracks()
-
-    def _retire_all_tracks(self) -> None:
-        """Forget every track and clip (camera restart, time jump); DELETE markers for those shown."""
-        self.pipeline.reset()
-        self._frame_rate.reset()
-        if self._live_tracks and self._last_header is not None:
-            retired = FrameResult(stamp=0.0, width=0, height=0, retired_track_ids=sorted(self._live_tracks))
+        step = self.stream.camera_silent()
+        for notice in step.notices:
+            self._notice(notice)
+        if step.result.retired_track_ids and self._last_header is not None:
             self._markers.publish(
                 frame_markers(
-                    retired,
+                    step.result,
                     self._last_header,
                     self.bones,
-                    self.parameters.min_joint_confidence,
+                    self.min_joint_confidence,
                     self.parameters.marker_lifetime,
                 )
             )
-        self._live_tracks.clear()
-
-    def _follow_frame_rate(self, stamp: float) -> None:
-        """Once the rate of processed frames is known, rescale the authors' clip stride to it."""
-        rate = self._frame_rate.add(stamp)
-        if rate is None:
-            return
-        self.stats.set_setting("frame_rate_hz", rate)
-        stride = self.pipeline.set_frame_rate(rate)
-        if stride is not None:
-            self.stats.set_setting("clip_stride", stride)
 
     def _process(self, frame: _Frame) -> None:
-        height, width = frame.image.shape[:2]
-        stamp = time_to_stamp(frame.header.stamp)
-        if self._last_stamp is not None and stamp < self._last_stamp:
-            self._notice(
-                "stamp_backwards", f"image stamp went back {self._last_stamp - stamp:.3f} s: tracks reset"
-            )
-            self._retire_all_tracks()
-        self._last_stamp = stamp
-        self._follow_frame_rate(stamp)
-        depth = frame.depth
-        if depth is not None and depth.shape != (height, width):
-            self._notice(
-                "depth_size", f"depth image {depth.shape[::-1]} does not match image {(width, height)}"
-            )
-            depth = None
         frame_id = self.parameters.output_frame or frame.header.frame_id
         if not frame_id:
-            self._notice("frame_id_missing", "image has an empty frame_id and output_frame is not set")
-        result = self.pipeline.process(frame.image, stamp, self._intrinsics_for(width, height), depth)
-        if depth is not None and any(person.depth_source == DEPTH_FROM_SIZE for person in result.people):
-            self._notice("depth_fallback", "no valid depth pixel on a person: root depth from their size")
-        self._live_tracks.difference_update(result.retired_track_ids)
-        self._live_tracks.update(person.track_id for person in result.people)
+            self._notice(
+                Notice("frame_id_missing", "image has an empty frame_id and output_frame is not set")
+            )
+        step = self.stream.process(frame.image, time_to_ns(frame.header.stamp), frame.depth)
+        for notice in step.notices:
+            self._notice(notice)
         self._last_header = Header(stamp=frame.header.stamp, frame_id=frame_id)
-        self._publish(result, self._last_header, frame.image)
+        self._publish(step, self._last_header, frame.image)
         self.stats.frame_processed((time.monotonic() - frame.received) * 1000.0)
 
-    def _intrinsics_for(self, width: int, height: int) -> CameraIntrinsics:
-        """The camera_info intrinsics when they fit the image, else defaults (with a warning)."""
-        with self._intrinsics_lock:
-            intrinsics = self._intrinsics
-        if intrinsics is None:
-            self._notice(
-                "camera_info_missing", "no camera_info received yet: default intrinsics (60 deg hfov)"
-            )
-            return CameraIntrinsics.default_for(width, height)
-        if (intrinsics.width, intrinsics.height) != (width, height):
-            self._notice(
-                "camera_info_size",
-                f"camera_info is for {intrinsics.width}x{intrinsics.height}, image is {width}x{height}: "
-                "default intrinsics",
-            )
-            return CameraIntrinsics.default_for(width, height)
-        return intrinsics
-
-    def _publish(self, result: FrameResult, header: Header, image: np.ndarray) -> None:
+    def _publish(self, step: StreamStep, header: Header, image: np.ndarray) -> None:
+        result = step.result
         self._skeletons.publish(skeleton_array(result, header))
         self._actions.publish(action_array(result, header, self.parameters.action_top_k))
         markers = frame_markers(
-            result, header, self.bones, self.parameters.min_joint_confidence, self.parameters.marker_lifetime
+            result, header, self.bones, self.min_joint_confidence, self.parameters.marker_lifetime
         )
         if markers.markers:
             self._markers.publish(markers)
         if self._debug_image is not None:
-            banner = RANDOM_WEIGHTS_BANNER if self.parameters.random_weights else None
-            annotated = draw_result(image, result, self.bones, banner, self.parameters.min_joint_confidence)
+            banner = weights_banner(self.engine.random_weights)
+            annotated = draw_result(image, result, self.bones, banner, self.min_joint_confidence)
             self._debug_image.publish(rgb_to_image(annotated, header))
 
     def _publish_diagnostics(self) -> None:
@@ -404,12 +347,15 @@ class PerceptionNode(Node):
         self._reported_counts = counts
         if self.stats.received == 0:
             warnings.append(f"no image received on {self.resolve_topic_name('image')}")
-        if self.parameters.random_weights:
+        if self.engine.random_weights:
             warnings.append("random weights: every output is meaningless")
-        if self.stats.device.startswith("cuda"):
-            self.stats.set_setting(
-                "gpu_memory_reserved_mb", torch.cuda.memory_reserved(self.stats.device) / 2**20
-            )
+        if self.stream.clip_stride is not None:
+            self.stats.set_setting("clip_stride", self.stream.clip_stride)
+        if self.stream.frame_rate_hz is not None:
+            self.stats.set_setting("frame_rate_hz", self.stream.frame_rate_hz)
+        memory_mb = self.engine.device_memory_mb()
+        if memory_mb is not None:
+            self.stats.set_setting("gpu_memory_reserved_mb", memory_mb)
         header = Header(stamp=self.get_clock().now().to_msg())
         self._diagnostics.publish(
             diagnostic_array(self.stats, header, f"{self.get_name()}: perception", warnings)

@@ -1,7 +1,7 @@
 """FrameResult -> our SkeletonArray and ActionRecognitionArray messages.
 
-The header (stamp and frame id of the source image) is passed in, never rebuilt from the
-float stamp in the result, so outputs carry the input's stamp to the nanosecond.
+The header (stamp and frame id of the source image) is passed in; the result's stamps (the image's,
+the clip's first and last frame) are integer nanoseconds, so every stamp out is an input's exactly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
 from deephar_ros.msg import ActionRecognition, ActionRecognitionArray, Skeleton, SkeletonArray
-from deephar_ros.results import ActionEstimate, Box, FrameResult, PersonEstimate
+from deephar_ros.results import NS_PER_S, ActionEstimate, Box, FrameResult, PersonEstimate
 
 
 def skeleton_array(result: FrameResult, header: Header) -> SkeletonArray:
@@ -69,18 +69,18 @@ def _action(action: ActionEstimate, header: Header, top_k: int) -> ActionRecogni
         labels=[label for label, _ in best],
         scores=[score for _, score in best],
         label_set=action.label_set,
-        clip_start=stamp_to_time(action.clip_start),
-        clip_end=stamp_to_time(action.clip_end),
+        clip_start=ns_to_time(action.clip_start_ns),
+        clip_end=ns_to_time(action.clip_end_ns),
         clips_averaged=int(action.clips_averaged),
     )
 
 
-def stamp_to_time(stamp: float) -> Time:
-    """Seconds -> builtin_interfaces/Time (stamps before 0 clamp to 0: Time is unsigned)."""
-    nanoseconds = max(round(stamp * 1e9), 0)
-    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+def ns_to_time(stamp_ns: int) -> Time:
+    """Integer nanoseconds -> builtin_interfaces/Time (stamps before 0 clamp to 0: sec is unsigned here)."""
+    stamp_ns = max(int(stamp_ns), 0)
+    return Time(sec=stamp_ns // NS_PER_S, nanosec=stamp_ns % NS_PER_S)
 
 
-def time_to_stamp(time: Time) -> float:
-    """builtin_interfaces/Time -> seconds, the stamp the pipeline works with."""
-    return time.sec + time.nanosec * 1e-9
+def time_to_ns(time: Time) -> int:
+    """builtin_interfaces/Time -> integer nanoseconds, the stamp the pipeline works with."""
+    return time.sec * NS_PER_S + time.nanosec

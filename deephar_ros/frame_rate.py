@@ -1,0 +1,44 @@
+"""The rate at which frames reach the pipeline, estimated from their stamps.
+
+The action branch samples a track's frames at a clip stride that the authors set for 30 fps video;
+the pipeline rescales it to the rate it is told. On a robot that rate is not the camera's nominal
+one but the rate of the frames the node actually processes (a busy network drops frames, a camera
+driver changes mode), so the live stream measures it from the stamps of processed frames, again
+and again: the median of the last intervals, robust to a stall.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+
+from deephar_ros.results import seconds
+
+
+class FrameRateEstimator:
+    """Median frame rate over the last `intervals` intervals, given anew every `intervals` frames."""
+
+    def __init__(self, intervals: int = 10) -> None:
+        if intervals < 1:
+            raise ValueError(f"intervals must be >= 1, got {intervals}")
+        self._needed = intervals
+        self._intervals_ns: deque[int] = deque(maxlen=intervals)
+        self._since_estimate = 0
+        self._last_stamp_ns: int | None = None
+
+    def add(self, stamp_ns: int) -> float | None:
+        """Offer one frame's stamp (nanoseconds); the rate in Hz on each call that completes an estimate."""
+        if self._last_stamp_ns is not None and stamp_ns > self._last_stamp_ns:
+            self._intervals_ns.append(stamp_ns - self._last_stamp_ns)
+            self._since_estimate += 1
+        self._last_stamp_ns = stamp_ns
+        if len(self._intervals_ns) < self._needed or self._since_estimate < self._needed:
+            return None
+        self._since_estimate = 0
+        return 1.0 / seconds(statistics.median(self._intervals_ns))
+
+    def reset(self) -> None:
+        """Start over (camera restart, time jump): the next stamps give a new estimate."""
+        self._intervals_ns.clear()
+        self._since_estimate = 0
+        self._last_stamp_ns = None

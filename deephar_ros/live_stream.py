@@ -1,0 +1,140 @@
+"""What a live camera stream needs around the pipeline, without ROS: the policy the node applies.
+
+A video file is orderly; a robot's camera is not. This class keeps, for one stream:
+- the camera intrinsics last received, used when they fit the frame, else the pipeline's default
+  (field-of-view guess), with a notice saying why;
+- a depth image that does not fit the frame is dropped with a notice (the person-size fallback
+  takes over), as is a frame whose people got no valid depth pixel;
+- stamps going backwards (a replayed bag, a simulator reset): the pipeline restarts its tracks and
+  clips (deephar_ros/pipeline.py holds that rule), this class notices it and measures the rate anew;
+- the rate of the frames actually processed, measured from their stamps, rescales the authors'
+  clip stride (deephar_ros/frame_rate.py) unless the pipeline was given a fixed one;
+- camera silence: after `silence_timeout_s` without a frame (wall clock, the caller's timer), every
+  track retires at once, so a camera that comes back starts new tracks;
+- the ids of the tracks shown and not yet retired, so a reset can retire exactly those.
+
+Every odd thing comes back as a `Notice` (a reason key and a sentence); the caller counts and logs
+them (the node on /diagnostics with throttled warnings). Frames come from one thread (the node's
+worker); `set_intrinsics` may be called from another.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deephar_ros.camera import CameraIntrinsics
+from deephar_ros.frame_rate import FrameRateEstimator
+from deephar_ros.pipeline import Pipeline, depth_misfit, intrinsics_misfit
+from deephar_ros.results import DEPTH_FROM_SIZE, FrameResult, seconds
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something odd about a frame that was still processed: a reason key and what happened."""
+
+    reason: str
+    text: str
+
+
+@dataclass
+class StreamStep:
+    """The outcome of one frame (or of a silence): the result to publish and the notices."""
+
+    result: FrameResult
+    notices: list[Notice] = field(default_factory=list)
+
+
+class LiveStream:
+    """Feeds one camera stream through a Pipeline with the policy of the module docstring."""
+
+    def __init__(self, pipeline: Pipeline, silence_timeout_s: float) -> None:
+        if not silence_timeout_s > 0:
+            raise ValueError(f"silence_timeout_s must be positive, got {silence_timeout_s}")
+        self.pipeline = pipeline
+        self.silence_timeout_s = silence_timeout_s
+        self.live_track_ids: set[int] = set()
+        self.frame_rate_hz: float | None = None
+        self._frame_rate = FrameRateEstimator()
+        self._intrinsics: CameraIntrinsics | None = None
+        self._intrinsics_lock = threading.Lock()
+        self._last_stamp_ns: int | None = None
+
+    @property
+    def clip_stride(self) -> int | None:
+        """Frames between the samples of an action clip now; None for a pose-only network."""
+        return None if self.pipeline.actions is None else self.pipeline.actions.stride
+
+    @property
+    def intrinsics(self) -> CameraIntrinsics | None:
+        """The camera intrinsics last received (None before any)."""
+        with self._intrinsics_lock:
+            return self._intrinsics
+
+    def set_intrinsics(self, intrinsics: CameraIntrinsics | None) -> None:
+        """The camera's intrinsics from now on (None: forget them); safe from any thread."""
+        with self._intrinsics_lock:
+            self._intrinsics = intrinsics
+
+    def process(self, image: np.ndarray, stamp_ns: int, depth: np.ndarray | None = None) -> StreamStep:
+        """One frame through the pipeline, with the stream's intrinsics; its result and notices."""
+        notices: list[Notice] = []
+        height, width = image.shape[:2]
+        if depth is not None and (misfit := depth_misfit(depth, height, width)):
+            notices.append(Notice("depth_size", f"{misfit}: depth ignored"))
+            depth = None
+        intrinsics = self._intrinsics_for(width, height, notices)
+        previous_ns = self._last_stamp_ns
+        result = self.pipeline.process(image, stamp_ns, intrinsics, depth)
+        self._last_stamp_ns = result.stamp_ns
+        if result.time_reset:
+            back = seconds(previous_ns - result.stamp_ns) if previous_ns is not None else 0.0
+            notices.append(Notice("stamp_backwards", f"image stamp went back {back:.3f} s: tracks reset"))
+            self._frame_rate.reset()
+        if depth is not None and any(person.depth_source == DEPTH_FROM_SIZE for person in result.people):
+            notices.append(
+                Notice("depth_fallback", "no valid depth pixel on a person: root depth from their size")
+            )
+        self._follow_frame_rate(result.stamp_ns)
+        self.live_track_ids.difference_update(result.retired_track_ids)
+        self.live_track_ids.update(person.track_id for person in result.people)
+        return StreamStep(result, notices)
+
+    def camera_silent(self) -> StreamStep:
+        """No frame for `silence_timeout_s`: every track retires now (the result lists their ids)."""
+        notices = []
+        if self.live_track_ids:
+            notices.append(
+                Notice(
+                    "camera_silent",
+                    f"no image for {self.silence_timeout_s} s: {len(self.live_track_ids)} track(s) retired",
+                )
+            )
+        retired = sorted(self.live_track_ids)
+        self.pipeline.reset()
+        self._frame_rate.reset()
+        self.live_track_ids.clear()
+        result = FrameResult(stamp_ns=self._last_stamp_ns or 0, width=0, height=0, retired_track_ids=retired)
+        return StreamStep(result, notices)
+
+    def _intrinsics_for(self, width: int, height: int, notices: list[Notice]) -> CameraIntrinsics | None:
+        """The received intrinsics when they fit the frame; None (the pipeline's default) otherwise."""
+        intrinsics = self.intrinsics
+        fallback = f"default intrinsics ({self.pipeline.config.hfov_deg:g} deg hfov)"
+        if intrinsics is None:
+            notices.append(Notice("camera_info_missing", f"no camera_info received yet: {fallback}"))
+            return None
+        if misfit := intrinsics_misfit(intrinsics, height, width):
+            notices.append(Notice("camera_info_size", f"{misfit}: {fallback}"))
+            return None
+        return intrinsics
+
+    def _follow_frame_rate(self, stamp_ns: int) -> None:
+        """Each time the rate of processed frames is measured, rescale the authors' clip stride to it."""
+        rate = self._frame_rate.add(stamp_ns)
+        if rate is None:
+            return
+        self.frame_rate_hz = rate
+        self.pipeline.set_frame_rate(rate)  # a clip_stride set in the pipeline's config wins
