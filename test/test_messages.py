@@ -214,6 +214,7 @@ def test_messages_between_two_nodes_in_one_process(ros_context):
     assert_all_intact(received, sent)
 
 
+@pytest.mark.slow
 def test_messages_from_another_process(ros_context, tmp_path: Path):
     context, domain_id = ros_context
     sent = make_messages()

@@ -301,6 +301,7 @@ def start_node(*parameters: str) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_start_up_faults_end_the_node_process_with_a_clear_error(penn_weights_file, tmp_path):
     truncated = tmp_path / "truncated.hdf5"
     truncated.write_bytes(penn_weights_file.read_bytes()[: penn_weights_file.stat().st_size // 2])

@@ -25,6 +25,8 @@ from std_msgs.msg import Header
 from deephar_ros.ros.image_conversion import COLOUR_ENCODINGS, DEPTH_ENCODINGS
 from deephar_ros.ros.perception_node import WARNING_PERIOD_S
 
+pytestmark = pytest.mark.slow  # soak and fuzz: CI runs them; `-m "not slow"` skips them
+
 SEED = 20240607
 IN_PROCESS_MESSAGES = 3000
 OVER_DDS_MESSAGES = 300

@@ -21,6 +21,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # soak and fuzz: CI runs them; `-m "not slow"` skips them
+
 REPO = Path(__file__).resolve().parents[1]
 RSS_GROWTH_BOUND_MB_PER_MIN = 8.0
 SOAK_MINUTES = 0.75

@@ -424,6 +424,7 @@ def test_a_corrupt_weights_file_is_refused_at_construction(rclpy_module_context,
         )
 
 
+@pytest.mark.slow
 def test_missing_weights_end_start_up_with_an_error_and_a_non_zero_exit(tmp_path):
     missing = tmp_path / "weights_3dp+ntu_ar_062.hdf5"
     command = [
