@@ -37,7 +37,12 @@ class Frame:
 
 
 class FrameSource:
-    """The frames of a video file or of a folder of images (sorted by name), stamped index / fps."""
+    """The frames of a video file or of a folder of images (sorted by name), stamped index / fps.
+
+    An image that cannot be read is skipped with a warning on stderr and listed in `unreadable`
+    (its time slot stays empty: stamps follow the file's place in the folder). A video that ends
+    before the frame count its container declares sets `ended_early` (a truncated file).
+    """
 
     def __init__(self, path: str | Path, fps: float | None = None, max_frames: int = 0) -> None:
         self.path = Path(path)
@@ -48,6 +53,8 @@ class FrameSource:
         self.max_frames = max_frames
         self.files: list[Path] = []
         self.capture: cv2.VideoCapture | None = None
+        self.unreadable: list[str] = []
+        self.frames_read = 0
         if self.path.is_dir():
             self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not self.files:
@@ -63,29 +70,36 @@ class FrameSource:
             count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
         else:
             raise ValueError(f"no video file or image folder at {self.path}")
-        self.total: int | None = count if count > 0 else None
+        self.declared: int | None = count if count > 0 else None  # what the container says it holds
+        self.total = self.declared
         if max_frames and (self.total is None or max_frames < self.total):
             self.total = max_frames
+
+    @property
+    def ended_early(self) -> bool:
+        """True when a video gave fewer frames than it declares (and than were asked for)."""
+        return self.capture is not None and self.total is not None and self.frames_read < self.total
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         while not self.max_frames or index < self.max_frames:
-            image = self._read(index)
-            if image is None:
+            if self.capture is not None:
+                ok, bgr = self.capture.read()
+                if not ok:
+                    return
+            elif index < len(self.files):
+                bgr = cv2.imread(str(self.files[index]), cv2.IMREAD_COLOR)
+                if bgr is None:
+                    self.unreadable.append(str(self.files[index]))
+                    print(f"warning: skipping unreadable image {self.files[index]}", file=sys.stderr)
+                    index += 1
+                    continue
+            else:
                 return
+            self.frames_read += 1
+            image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             yield Frame(index=index, stamp_ns=round(index * NS_PER_S / self.fps), image=image)
             index += 1
-
-    def _read(self, index: int) -> np.ndarray | None:
-        if self.capture is not None:
-            ok, bgr = self.capture.read()
-            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok else None
-        if index >= len(self.files):
-            return None
-        bgr = cv2.imread(str(self.files[index]), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"cannot read image {self.files[index]}")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def close(self) -> None:
         if self.capture is not None:
@@ -139,11 +153,11 @@ def frame_record(result: FrameResult, frame_index: int, random_weights: bool, to
 
 
 class JsonLinesWriter:
-    """Writes one JSON object per line."""
+    """Writes one JSON object per line, each line flushed as it is written (a killed run keeps them)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.file = self.path.open("w", encoding="utf-8")
+        self.file = self.path.open("w", encoding="utf-8", buffering=1)
 
     def write(self, record: dict) -> None:
         self.file.write(json.dumps(record, allow_nan=False) + "\n")

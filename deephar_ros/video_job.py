@@ -4,14 +4,26 @@ Writes to --out: `frames.jsonl` (one record per frame), an annotated video (`ann
 `annotated.avi` where OpenCV here cannot write mp4v), `contact_sheet.png` and `summary.json`; shows a
 progress bar on stderr and prints a summary. A run without weights is refused unless
 --random-weights is given; then the JSON, the images and the summary all say so.
+
+The outputs are written into a hidden staging folder inside --out and moved into place at the end,
+replacing the previous run's, so --out never mixes two runs. Ctrl-C or SIGTERM stops the run
+cleanly: the video container is finished, the JSON lines kept, the summary says `interrupted`, and
+the exit status is 130 (SIGINT) or 143 (SIGTERM). A video that ends before the frame count it
+declares (a truncated file) is reported and exits 1 after writing what it had.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from deephar_ros.config import DEFAULT_PRESET, preset_names
@@ -34,6 +46,15 @@ NO_WEIGHTS_MESSAGE = (
     "(see model/README.md), then pass --weights PATH. To check only the plumbing and the speed, "
     "add --random-weights (every output then says its skeletons and actions are meaningless)."
 )
+# What a run writes into --out; the previous run's are replaced together at the end of a run.
+OUTPUT_FILES = ("frames.jsonl", "annotated.mp4", "annotated.avi", "contact_sheet.png", "summary.json")
+EXIT_TRUNCATED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class RunInterrupted(Exception):
+    """SIGTERM arrived: the run stops at the next frame boundary and finishes its files."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,21 +82,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the job; 0 on success, 2 on a usage error (message on stderr)."""
+    """Run the job; 0 on success, 1 for a truncated video, 2 on a usage error, 130/143 when stopped."""
     if not args.weights and not args.random_weights:
         print(NO_WEIGHTS_MESSAGE, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.weights and not Path(args.weights).is_file():
         print(f"deephar-ros run: weights file not found: {args.weights}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         source = FrameSource(args.source, fps=args.fps, max_frames=args.max_frames)
     except ValueError as error:
         print(f"deephar-ros run: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:  # before the model loads: an unwritable --out fails at once
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".partial-"))
+    except OSError as error:
+        source.close()
+        print(f"deephar-ros run: cannot write to output folder {out_dir}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run(args, source, staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises RunInterrupted in the main thread for the time of the block (as Ctrl-C does)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise RunInterrupted
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: Path) -> int:
     engine = build_engine(
         args.model, args.weights, args.backend, args.device, random_weights=args.random_weights
     )
@@ -91,47 +141,57 @@ def main(args: argparse.Namespace) -> int:
         ),
     )
     banner = weights_banner(engine.random_weights)
-    records = JsonLinesWriter(out_dir / "frames.jsonl")
+    records = JsonLinesWriter(staging / "frames.jsonl")
     sheet = ContactSheet()
     progress = ProgressBar(source.total)
     video = None
     frames = detections = 0
     track_ids: set[int] = set()
+    interrupted = None
     started = time.perf_counter()
-    try:
-        for frame in source:
-            result = pipeline.process(frame.image, frame.stamp_ns)
-            annotated = draw_result(frame.image, result, layout.bones, banner)
-            if video is None:
-                size = (annotated.shape[1], annotated.shape[0])
-                video = AnnotatedVideoWriter(out_dir / "annotated", source.fps, size)
-            video.write(annotated)
-            records.write(frame_record(result, frame.index, engine.random_weights, args.top_k))
-            sheet.offer(frame.index, annotated)
-            frames += 1
-            detections += len(result.people)
-            track_ids.update(person.track_id for person in result.people)
-            progress.update(frames, len(result.people))
-    finally:
-        progress.finish()
-        records.close()
-        source.close()
-        if video is not None:
-            video.close()
+    with _sigterm_interrupts():
+        try:
+            for frame in source:
+                result = pipeline.process(frame.image, frame.stamp_ns)
+                annotated = draw_result(frame.image, result, layout.bones, banner)
+                if video is None:
+                    size = (annotated.shape[1], annotated.shape[0])
+                    video = AnnotatedVideoWriter(staging / "annotated", source.fps, size)
+                video.write(annotated)
+                records.write(frame_record(result, frame.index, engine.random_weights, args.top_k))
+                sheet.offer(frame.index, annotated)
+                frames += 1
+                detections += len(result.people)
+                track_ids.update(person.track_id for person in result.people)
+                progress.update(frames, len(result.people))
+        except KeyboardInterrupt:
+            interrupted = "SIGINT"
+        except RunInterrupted:
+            interrupted = "SIGTERM"
+        finally:
+            progress.finish()
+            records.close()
+            source.close()
+            if video is not None:
+                video.close()  # finishes the container: the video plays however the run ended
     elapsed = time.perf_counter() - started
     if frames == 0:
         print(f"deephar-ros run: no frames could be read from {args.source}", file=sys.stderr)
-        return 2
-    sheet.save(out_dir / "contact_sheet.png")
-
+        return EXIT_INTERRUPTED[interrupted] if interrupted else EXIT_USAGE
+    sheet.save(staging / "contact_sheet.png")
+    ended_early = source.ended_early and interrupted is None
     summary = {
         "source": str(args.source),
-        "config": engine.config.name,
+        "model": engine.config.name,
         "weights": engine.weights,
         "random_weights": engine.random_weights,
         "backend": engine.backend,
         "device": engine.device,
         "frames": frames,
+        "frames_declared": source.declared,
+        "ended_early": ended_early,
+        "interrupted": interrupted,
+        "unreadable_images": source.unreadable,
         "person_detections": detections,
         "tracks": len(track_ids),
         "seconds": round(elapsed, 3),
@@ -143,7 +203,8 @@ def main(args: argparse.Namespace) -> int:
             "contact_sheet": "contact_sheet.png",
         },
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    _replace_outputs(staging, out_dir)
     print(
         f"{frames} frames, {detections} person detections, {len(track_ids)} tracks, {summary['fps']:.2f} FPS "
         f"({engine.backend} on {engine.device}); results in {out_dir}/"
@@ -152,4 +213,24 @@ def main(args: argparse.Namespace) -> int:
         print(
             "RANDOM WEIGHTS: this run checks plumbing and speed only; skeletons and actions are meaningless"
         )
+    if source.unreadable:
+        print(f"deephar-ros run: skipped {len(source.unreadable)} unreadable image(s)", file=sys.stderr)
+    if interrupted:
+        print(f"deephar-ros run: stopped by {interrupted} after {frames} frames", file=sys.stderr)
+        return EXIT_INTERRUPTED[interrupted]
+    if ended_early:
+        print(
+            f"deephar-ros run: {args.source} ended after {frames} of the {source.total} frames it declares "
+            "(truncated or damaged file?)",
+            file=sys.stderr,
+        )
+        return EXIT_TRUNCATED
     return 0
+
+
+def _replace_outputs(staging: Path, out_dir: Path) -> None:
+    """The previous run's outputs out, this run's in (each move a rename within one file system)."""
+    for name in OUTPUT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+    for path in staging.iterdir():
+        path.replace(out_dir / path.name)

@@ -3,6 +3,10 @@
 import argparse
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -176,3 +180,114 @@ def test_weights_file_run_says_nothing_of_random_weights(ntu_reference_dir, tmp_
     assert all(r["random_weights"] is False for r in read_records(out))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["weights"] == str(weights) and summary["random_weights"] is False
+
+
+def folder_of_frames(folder: Path, count: int) -> Path:
+    folder.mkdir()
+    for i in range(count):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.full((120, 96, 3), 30 * i, np.uint8))
+    return folder
+
+
+PLUMBING = ("--random-weights", "--detector", "full-frame", "--backend", "cpu-eager")
+
+
+def test_unreadable_images_are_skipped_with_a_warning_and_counted(tmp_path, capsys):
+    folder = folder_of_frames(tmp_path / "frames", 3)
+    (folder / "001.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")  # sorted between the good ones
+    (folder / "004.jpg").write_bytes(b"")
+    out = tmp_path / "out"
+    assert run(str(folder), *PLUMBING, "--out", str(out)) == 0
+    assert "skipping unreadable image" in capsys.readouterr().err
+    records = read_records(out)
+    assert [r["frame"] for r in records] == [0, 2]  # frame 2 keeps its time slot: 0.2 s at 10 fps
+    assert [r["stamp_ns"] for r in records] == [0, 200_000_000]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["unreadable_images"] == [str(folder / "001.png"), str(folder / "004.jpg")]
+
+
+def test_a_truncated_video_says_so_and_exits_non_zero(tmp_path, capsys):
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (96, 120))
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        writer.write(rng.integers(0, 255, (120, 96, 3), dtype=np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 4])  # a copy cut short
+    out = tmp_path / "out"
+    assert run(str(path), *PLUMBING, "--out", str(out)) == 1
+    error = capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ended_early"] is True and summary["frames_declared"] == 40
+    assert 0 < summary["frames"] < 40 and f"ended after {summary['frames']} of the 40 frames" in error
+    assert len(read_records(out)) == summary["frames"]
+
+
+def test_an_unwritable_output_folder_fails_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output folder was checked")
+
+    monkeypatch.setattr(video_job, "build_engine", no_model)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    folder = folder_of_frames(tmp_path / "frames", 1)
+    assert run(str(folder), *PLUMBING, "--out", str(blocker / "out")) == 2
+    assert "cannot write to output folder" in capsys.readouterr().err
+
+
+def test_a_new_run_replaces_every_output_of_the_previous_one(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"from": "an older run"}')
+    (out / "annotated.avi").write_bytes(b"old")
+    (out / "notes.txt").write_text("the user's own file")
+    folder = folder_of_frames(tmp_path / "frames", 2)
+    assert run(str(folder), *PLUMBING, "--out", str(out)) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 2 and summary["interrupted"] is None
+    written = {path.name for path in out.iterdir()}
+    assert written == {
+        "frames.jsonl",
+        summary["outputs"]["video"],
+        "contact_sheet.png",
+        "summary.json",
+        "notes.txt",
+    }
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_video_and_the_json_lines(sample_video, tmp_path):
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "deephar_ros.cli",
+        "run",
+        str(sample_video),
+        *PLUMBING,
+        "--out",
+        str(out),
+    ]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        give_up = time.monotonic() + 240
+        while not any(len(p.read_text().splitlines()) >= 3 for p in out.glob(".partial-*/frames.jsonl")):
+            assert job.poll() is None and time.monotonic() < give_up, "the run never got going"
+            time.sleep(0.05)
+        job.send_signal(signal.SIGTERM)
+        _, error = job.communicate(timeout=120)
+    finally:
+        job.kill()
+    assert job.returncode == 143 and "Traceback" not in error and "stopped by SIGTERM" in error
+    summary = json.loads((out / "summary.json").read_text())
+    frames = summary["frames"]
+    assert summary["interrupted"] == "SIGTERM" and 3 <= frames < 795 and not summary["ended_early"]
+    assert len(read_records(out)) == frames
+    video = cv2.VideoCapture(str(out / summary["outputs"]["video"]))
+    decoded = 0
+    while video.read()[0]:
+        decoded += 1
+    video.release()
+    assert decoded == frames  # the container was finished: every frame written plays
+    assert not list(out.glob(".partial-*"))
