@@ -12,7 +12,6 @@ Prints markdown rows for BENCHMARKS.md.
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -20,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from machine import cpu_model
 
 from deephar_ros.engine import build_engine, load_network
 from deephar_ros.spnet import SPNet
@@ -112,7 +112,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, torch {torch.__version__}, "
+        f"# {cpu_model()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f} at start",
         flush=True,
     )

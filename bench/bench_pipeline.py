@@ -17,10 +17,11 @@ import time
 
 import numpy as np
 import torch
+from machine import cpu_model
 from std_msgs.msg import Header
 
 from deephar_ros.engine import build_engine
-from deephar_ros.pipeline import STAGES, Pipeline, PipelineConfig
+from deephar_ros.pipeline import CROP_SOURCES, STAGES, Pipeline, PipelineConfig
 from deephar_ros.ros.result_messages import action_array, ns_to_time, skeleton_array
 from deephar_ros.video import FrameSource
 
@@ -44,6 +45,8 @@ def main() -> None:
     parser.add_argument("--weights", help="Keras .h5/.hdf5 file (default: random weights, same cost)")
     parser.add_argument("--detector", default="hog", choices=["hog", "full-frame"])
     parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
+    parser.add_argument("--crop-source", default="detector", choices=CROP_SOURCES)
+    parser.add_argument("--detect-every", type=int, default=PipelineConfig.detect_every_n_frames)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as cache_dir:
@@ -54,7 +57,13 @@ def main() -> None:
             random_weights=not args.weights,
             conversion_cache_dir=cache_dir,
         )
-    pipeline = Pipeline(engine, PipelineConfig(detector=args.detector, max_people=args.max_people))
+    config = PipelineConfig(
+        detector=args.detector,
+        max_people=args.max_people,
+        crop_source=args.crop_source,
+        detect_every_n_frames=args.detect_every,
+    )
+    pipeline = Pipeline(engine, config)
     source = FrameSource(args.video, max_frames=args.warmup + args.frames)
     load_at_start = os.getloadavg()[0]
 
@@ -90,7 +99,9 @@ def main() -> None:
     person_frames = sum(people)
     print(
         f"# {args.video}: {len(frame_ms)} frames, {person_frames / len(frame_ms):.2f} people per frame, "
-        f"engine {engine.backend} on {engine.device}, detector {args.detector}, torch {torch.__version__}, "
+        f"engine {engine.backend} on {engine.device} ({engine.weights}), detector {args.detector}, "
+        f"crops from {args.crop_source} (detector ran on {pipeline.detector_runs} frames), "
+        f"{cpu_model()}, torch {torch.__version__}, "
         f"load average {load_at_start:.2f} at start, {os.getloadavg()[0]:.2f} at end"
     )
     print(

@@ -7,6 +7,15 @@ in one `run_actions` batch. The network is reached only through an engine object
 (deephar_ros/engine.py), so this module never imports torch. Stamps are integer nanoseconds; a
 stamp older than the previous frame's (a replayed bag, a simulator reset) starts the tracks, clips
 and filters again, and the result says so (`time_reset`).
+
+Where crops come from (`crop_source`):
+- "detector" (default): the person detector on every frame, each crop 1.5 x the detector box's larger
+  side. The authors evaluated NTU this way with given boxes.
+- "pose": pose-driven, as real-time pose systems run and as the authors made their Penn Action boxes
+  (exp/pennaction/predict_bboxes.py: from predicted joints). Once a track has confident joints, its
+  next crop is the authors' window around them (1.5 x their square extent), moved by the track's
+  velocity; the detector runs only every `detect_every_n_frames` frames to find new people, and on
+  the next frame whenever a track's joints lose confidence or leave the image.
 """
 
 from __future__ import annotations
@@ -42,9 +51,10 @@ from deephar_ros.joints import get_layout
 from deephar_ros.labels import load_labels
 from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box, FrameResult, PersonEstimate
 from deephar_ros.smoothing import OneEuroFilter
-from deephar_ros.tracking import Tracker
+from deephar_ros.tracking import Tracker, box_iou
 
 STAGES = ("detect", "crop", "network", "lift", "track", "action")
+CROP_SOURCES = ("detector", "pose")
 
 
 class Engine(Protocol):
@@ -67,6 +77,11 @@ class PipelineConfig:
     max_people: int = 8
     min_score: float = 0.6  # detector score (HOG: logistic of the SVM margin)
     crop_margin: float = AUTHORS_CROP_MARGIN
+    crop_source: str = "detector"  # "detector" every frame, or "pose": see the module docstring
+    detect_every_n_frames: int = 10  # with crop_source "pose": how often the detector looks for new people
+    pose_box_min_confidence: float = 0.3  # joints at least this confident shape a pose-driven crop
+    pose_box_min_joints: float = 0.5  # the fraction of joints that must be, or the track needs the detector
+    tracked_overlap: float = 0.4  # a detection overlapping a pose-driven box this much (IoU) is that person
     flip_tta: bool = False  # average with a mirrored crop (pose only; doubles the network batch)
     clip_stride: int | None = None  # frames between clip samples; None: the authors' for the label set
     frame_rate_hz: float | None = None  # camera rate that rescales the authors' 30 fps stride
@@ -118,6 +133,31 @@ def intrinsics_misfit(intrinsics: CameraIntrinsics, height: int, width: int) -> 
     return None
 
 
+def pose_box(
+    joints_2d: np.ndarray,
+    confidences: np.ndarray,
+    width: int,
+    height: int,
+    min_confidence: float,
+    min_joints: float,
+) -> Box | None:
+    """The extent of a person's confident joints (crop_window adds the authors' 1.5 margin), or None.
+
+    None when too few joints are confident or the person's centre left the image: the detector
+    must find them again.
+    """
+    confident = confidences >= min_confidence
+    if confident.sum() < max(2, min_joints * len(confidences)):
+        return None
+    points = joints_2d[confident]
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
+    if not (0 <= centre_x < width and 0 <= centre_y < height) or (x1 - x0 < 1 and y1 - y0 < 1):
+        return None
+    return Box(float(x0), float(y0), float(x1), float(y1), float(confidences[confident].mean()))
+
+
 def as_stamp_ns(stamp_ns: object) -> int:
     """An integer nanosecond stamp, or a clear error (seconds as a float are refused, not guessed)."""
     if isinstance(stamp_ns, bool) or not isinstance(stamp_ns, numbers.Integral):
@@ -159,6 +199,13 @@ class Pipeline:
             )
         self.filters: dict[int, tuple[OneEuroFilter, OneEuroFilter]] = {}
         self.last_stamp_ns: int | None = None
+        if self.config.crop_source not in CROP_SOURCES:
+            raise ValueError(f"crop_source must be one of {CROP_SOURCES}, got {self.config.crop_source!r}")
+        if self.config.detect_every_n_frames < 1:
+            raise ValueError(f"detect_every_n_frames must be >= 1, got {self.config.detect_every_n_frames}")
+        self.pose_boxes: dict[int, Box] = {}  # track id -> the box its next crop comes from ("pose")
+        self._frames_since_detection: int | None = None  # None: the detector must run on the next frame
+        self.detector_runs = 0
 
     def set_frame_rate(self, frame_rate_hz: float) -> int | None:
         """Rescale the authors' clip stride to a measured camera rate; returns the stride in use.
@@ -182,6 +229,8 @@ class Pipeline:
             self.actions.reset()
         self.filters.clear()
         self.last_stamp_ns = None
+        self.pose_boxes.clear()
+        self._frames_since_detection = None
         return retired
 
     def process(
@@ -220,11 +269,10 @@ class Pipeline:
             timings[stage] = (now - clock) * 1000.0
             clock = now
 
-        # Boxes from the caller are only clipped and capped: their detector already chose its threshold.
-        found = self.detector.detect(image) if boxes is None else boxes
-        people = clean_boxes(
-            found, width, height, cfg.min_score if boxes is None else -math.inf, cfg.max_people
-        )
+        if boxes is None:
+            people = self._find_people(image, stamp_ns)
+        else:  # boxes from the caller are only clipped and capped: their detector chose its threshold
+            people = clean_boxes(boxes, width, height, -math.inf, cfg.max_people)
         lap("detect")
 
         windows = [crop_window(box, cfg.crop_margin) for box in people]
@@ -242,6 +290,8 @@ class Pipeline:
         ids, retired = self.tracker.update(people, joints_2d, confidences, stamp_ns)
         for track_id in retired:
             self.filters.pop(track_id, None)
+        if cfg.crop_source == "pose" and boxes is None:
+            self._follow_poses(ids, joints_2d, confidences, width, height)
         if cfg.smoothing:
             joints_2d, joints_3d = self._smooth(ids, joints_2d, joints_3d, stamp_ns)
         lap("track")
@@ -273,6 +323,50 @@ class Pipeline:
             )
         result.timings_ms = {stage: timings[stage] for stage in STAGES}
         return result
+
+    def _find_people(self, image: np.ndarray, stamp_ns: int) -> list[Box]:
+        """This frame's person boxes: pose-driven ones first, then the detector's new people."""
+        cfg = self.config
+        height, width = image.shape[:2]
+        tracked = []
+        if cfg.crop_source == "pose":
+            velocities = {track.track_id: track.predicted_shift(stamp_ns) for track in self.tracker.tracks}
+            for track_id, box in self.pose_boxes.items():
+                dx, dy = velocities.get(track_id, (0.0, 0.0))
+                tracked.append(Box(box.x0 + dx, box.y0 + dy, box.x1 + dx, box.y1 + dy, box.score))
+            tracked = clean_boxes(tracked, width, height, -math.inf, cfg.max_people)
+        due = (
+            cfg.crop_source == "detector"
+            or self._frames_since_detection is None
+            or self._frames_since_detection + 1 >= cfg.detect_every_n_frames
+        )
+        if not due:
+            self._frames_since_detection += 1
+            return tracked
+        self._frames_since_detection = 0
+        self.detector_runs += 1
+        found = clean_boxes(self.detector.detect(image), width, height, cfg.min_score, cfg.max_people)
+        new = [box for box in found if all(box_iou(box, t) < cfg.tracked_overlap for t in tracked)]
+        return (tracked + new)[: cfg.max_people]
+
+    def _follow_poses(
+        self, ids: list[int], joints_2d: np.ndarray, confidences: np.ndarray, width: int, height: int
+    ) -> None:
+        """Each track's next crop box from its joints; a track without one calls the detector."""
+        self.pose_boxes = {}
+        for i, track_id in enumerate(ids):
+            box = pose_box(
+                joints_2d[i],
+                confidences[i],
+                width,
+                height,
+                self.config.pose_box_min_confidence,
+                self.config.pose_box_min_joints,
+            )
+            if box is None:
+                self._frames_since_detection = None
+            else:
+                self.pose_boxes[track_id] = box
 
     def _run_network(self, crops: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         joints, dim = self.layout.num_joints, self.layout.dim

@@ -31,7 +31,7 @@ from deephar_ros.detection import DETECTORS
 from deephar_ros.drawing import draw_result, weights_banner
 from deephar_ros.engine import BACKEND_NAMES, build_engine
 from deephar_ros.joints import get_layout
-from deephar_ros.pipeline import Pipeline, PipelineConfig
+from deephar_ros.pipeline import CROP_SOURCES, Pipeline, PipelineConfig
 from deephar_ros.video import (
     AnnotatedVideoWriter,
     ContactSheet,
@@ -57,6 +57,13 @@ class RunInterrupted(Exception):
     """SIGTERM arrived: the run stops at the next frame boundary and finishes its files."""
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `deephar-ros run`."""
     parser.add_argument("source", help="video file, or folder of images (sorted by name)")
@@ -68,6 +75,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     parser.add_argument("--detector", default="hog", choices=sorted(DETECTORS), help="person detector")
+    parser.add_argument(
+        "--crop-source",
+        default=PipelineConfig.crop_source,
+        choices=CROP_SOURCES,
+        help="crops from the detector on every frame, or from each track's last joints (pose)",
+    )
+    parser.add_argument(
+        "--detect-every",
+        type=_positive_int,
+        default=PipelineConfig.detect_every_n_frames,
+        help="with --crop-source pose: run the detector every N frames to find new people",
+    )
     parser.add_argument("--backend", default="auto", choices=BACKEND_NAMES, help="inference back end")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument(
@@ -134,6 +153,8 @@ def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: 
         engine,
         PipelineConfig(
             detector=args.detector,
+            crop_source=args.crop_source,
+            detect_every_n_frames=args.detect_every,
             frame_rate_hz=source.fps,
             clip_stride=args.clip_stride,
             flip_tta=args.flip_tta,

@@ -13,6 +13,7 @@ import pytest
 from engine_doubles import NetConfig
 
 from deephar_ros.camera import MEAN_TORSO_LENGTH_M, CameraIntrinsics
+from deephar_ros.crops import AUTHORS_CROP_MARGIN, crop_window
 from deephar_ros.detection import FullFrameDetector, GivenBoxesDetector
 from deephar_ros.joints import PA16J2D, PA17J3D
 from deephar_ros.pipeline import STAGES, Pipeline, PipelineConfig
@@ -301,3 +302,71 @@ def test_tiny_frames_through_the_default_detector_find_nobody():
     for shape in ((1, 1, 3), (5, 7), (40, 30, 4)):
         assert pipeline.process(np.zeros(shape, np.uint8), 0).people == []
     assert engine.frame_batches == []
+
+
+class CountingDetector(GivenBoxesDetector):
+    """Given boxes, counting its calls: a detector whose cost the pose-driven mode must save."""
+
+    def __init__(self, boxes: list[Box]) -> None:
+        super().__init__(boxes)
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        self.calls += 1
+        return super().detect(image)
+
+
+def test_pose_driven_crops_follow_the_joints_and_call_the_detector_every_n_frames():
+    engine = BlobEngine()
+    detector = CountingDetector([])
+    config = PipelineConfig(crop_source="pose", detect_every_n_frames=5, track_timeout_s=10.0)
+    pipeline = Pipeline(engine, config, detector=detector)
+    results = []
+    for k in range(12):
+        # Two people walking to the right, far enough apart that no crop holds the other's joints
+        # (the blob-finding stand-in for the network would mix them up).
+        people = [place((-1.3 + 0.01 * k, 0.0, 3.0)), place((1.3 + 0.01 * k, 0.1, 3.6))]
+        image, _ = render(people)
+        detector.boxes = [box_of(p, pad=40.0) for p in people]  # loose boxes, as HOG gives
+        results.append(pipeline.process(image, k * 33_333_333, INTRINSICS))
+    assert detector.calls == 3  # frames 0, 5 and 10: the others crop from the tracks' joints
+    assert all(sorted(p.track_id for p in r.people) == [1, 2] for r in results)
+    for estimate, truth in zip(results[-1].people, people, strict=True):
+        assert np.max(np.linalg.norm(estimate.joints_2d - true_pixels(truth), axis=1)) < 0.5
+        # The crop is the authors' window: 1.5 x the square extent of the joints (not of a detector box).
+        extent = estimate.joints_2d.max(axis=0) - estimate.joints_2d.min(axis=0)
+        window = crop_window(estimate.box, AUTHORS_CROP_MARGIN)
+        assert window.size == pytest.approx(1.5 * extent.max(), rel=0.05)
+    # After the first frame the crops are tighter than the detector's: the people fill more of them.
+    first_crop_box = crop_window(results[0].people[0].box).size
+    assert crop_window(results[1].people[0].box).size < 0.85 * first_crop_box
+
+
+def test_a_track_whose_joints_lose_confidence_calls_the_detector_on_the_next_frame():
+    engine = BlobEngine()
+    people, image, _ = two_people_frame()
+    detector = CountingDetector([box_of(p) for p in people])
+    pipeline = Pipeline(engine, PipelineConfig(crop_source="pose", detect_every_n_frames=100), detector)
+    pipeline.process(image, 0, INTRINSICS)
+    pipeline.process(image, 33_333_333, INTRINSICS)
+    assert detector.calls == 1 and len(pipeline.pose_boxes) == 2
+    hidden = image.copy()
+    hidden[:, : WIDTH // 2] = 0  # the left person leaves the picture: no confident joints
+    result = pipeline.process(hidden, 66_666_666, INTRINSICS)
+    assert len(pipeline.pose_boxes) == 1 and detector.calls == 1
+    pipeline.process(image, 99_999_999, INTRINSICS)
+    assert detector.calls == 2  # called back at once, not after 100 frames
+    assert len(result.people) == 2  # the lost one was still cropped from its last joints that frame
+
+
+def test_detector_mode_calls_the_detector_on_every_frame_and_bad_settings_are_refused():
+    people, image, _ = two_people_frame()
+    detector = CountingDetector([box_of(p) for p in people])
+    pipeline = Pipeline(BlobEngine(), PipelineConfig(), detector)
+    for k in range(3):
+        pipeline.process(image, k, INTRINSICS)
+    assert detector.calls == 3 and pipeline.pose_boxes == {}
+    with pytest.raises(ValueError, match="crop_source"):
+        Pipeline(BlobEngine(), PipelineConfig(crop_source="guess"))
+    with pytest.raises(ValueError, match="detect_every_n_frames"):
+        Pipeline(BlobEngine(), PipelineConfig(crop_source="pose", detect_every_n_frames=0))
