@@ -1,4 +1,4 @@
-"""The rate at which frames reach the pipeline, estimated from their stamps.
+"""Rates read from stamps: the rate at which frames reach the pipeline, and the frames lost on the way.
 
 The action branch samples a track's frames at a clip stride that the authors set for 30 fps video;
 the pipeline rescales it to the rate it is told. On a robot that rate is not the camera's nominal
@@ -42,3 +42,39 @@ class FrameRateEstimator:
         self._intervals_ns.clear()
         self._since_estimate = 0
         self._last_stamp_ns = None
+
+
+class LostFrameCounter:
+    """Frames a camera sent but that never arrived, inferred from gaps in the stamps that did.
+
+    With best-effort QoS a large image lost on the wire leaves no trace but a longer interval
+    between the stamps of the images that arrive. The camera's interval is the median of the last
+    `intervals` ones; an interval of k such intervals (k >= 1.5, rounded) means k - 1 frames lost.
+    Stamps going backwards or repeating start over. Only a rate-regular camera can be judged this
+    way: nothing is counted until `intervals` intervals were seen.
+    """
+
+    def __init__(self, intervals: int = 30) -> None:
+        if intervals < 1:
+            raise ValueError(f"intervals must be >= 1, got {intervals}")
+        self._intervals_ns: deque[int] = deque(maxlen=intervals)
+        self._last_stamp_ns: int | None = None
+        self.lost = 0
+
+    def add(self, stamp_ns: int) -> int:
+        """Offer the stamp of a frame that arrived; the frames lost just before it (also added to `lost`)."""
+        last, self._last_stamp_ns = self._last_stamp_ns, stamp_ns
+        if last is None or stamp_ns <= last:
+            if last is not None:
+                self._intervals_ns.clear()
+            return 0
+        interval = stamp_ns - last
+        missing = 0
+        if len(self._intervals_ns) == self._intervals_ns.maxlen:
+            ratio = interval / statistics.median(self._intervals_ns)
+            if ratio >= 1.5:
+                missing = round(ratio) - 1
+        if not missing:  # a gap is not the camera's interval: keep it out of the median
+            self._intervals_ns.append(interval)
+        self.lost += missing
+        return missing

@@ -11,7 +11,7 @@ from engine_doubles import NetConfig
 
 from deephar_ros.action_buffer import authors_clip_stride
 from deephar_ros.camera import CameraIntrinsics
-from deephar_ros.frame_rate import FrameRateEstimator
+from deephar_ros.frame_rate import FrameRateEstimator, LostFrameCounter
 from deephar_ros.live_stream import LiveStream
 from deephar_ros.pipeline import Pipeline, PipelineConfig
 from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE
@@ -144,3 +144,18 @@ def test_frame_rate_is_the_median_interval_and_starts_over_after_a_reset():
         FrameRateEstimator(intervals=0)
     with pytest.raises(ValueError, match="silence_timeout_s"):
         LiveStream(Pipeline(StandingEngine(), PipelineConfig(detector="full-frame")), silence_timeout_s=0)
+
+
+def test_lost_frames_are_inferred_from_gaps_in_the_stamps():
+    counter = LostFrameCounter(intervals=5)
+    period = 33_333_333
+    stamps = [EPOCH_NS + k * period for k in range(6)]  # 5 intervals: the camera's rate is known
+    assert [counter.add(stamp) for stamp in stamps] == [0] * 6
+    assert counter.add(stamps[-1] + 3 * period) == 2  # two frames never arrived
+    assert counter.add(stamps[-1] + 4 * period) == 0
+    assert counter.add(stamps[-1] + 4 * period + int(1.2 * period)) == 0  # jitter is not a loss
+    assert counter.lost == 2
+    assert counter.add(EPOCH_NS) == 0  # time went back: start over, count nothing until known again
+    assert counter.add(EPOCH_NS + 10 * period) == 0 and counter.lost == 2
+    with pytest.raises(ValueError, match="intervals"):
+        LostFrameCounter(intervals=0)
