@@ -1,5 +1,8 @@
-"""pip route: installs the deephar_ros Python package, its console scripts and its share/ files.
+"""pip route: installs the deephar_ros Python package, its console scripts and its ament layout.
 
+The ament layout (share/deephar_ros/, lib/deephar_ros/ executables, the ament index marker) is what
+`ros2 run` and `ros2 launch` find in a prefix. A wheel (`pip install .`) writes it from data_files; an
+editable install writes no data_files, so scripts/setup.sh runs scripts/install_ament_layout.py.
 colcon on a ROS 2 install uses CMakeLists.txt instead (it also builds msg/). Version pins live only
 in requirements.txt; the requirements below are looked up there by name.
 """
@@ -45,6 +48,7 @@ setup(
             "ros-sensor-msgs",
             "ros-visualization-msgs",
             "ros-diagnostic-msgs",
+            "ros-std-srvs",
             "ros-builtin-interfaces",
         ),
         "onnx": pinned("onnx", "onnxruntime"),
@@ -58,6 +62,8 @@ setup(
         share_files("launch", "*.launch.py"),
         share_files("config", "*.yaml"),
         share_files("rviz", "*.rviz"),
+        share_files("model", "*"),
+        (f"lib/{PACKAGE_NAME}", ["nodes/perception_node", "nodes/demo_source"]),
     ],
     entry_points={
         "console_scripts": [

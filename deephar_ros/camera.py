@@ -33,6 +33,12 @@ MEAN_TORSO_LENGTH_M = 0.288 * MEAN_ADULT_HEIGHT_M
 PINHOLE_DISTORTION_MODELS = ("plumb_bob", "rational_polynomial")
 FISHEYE_DISTORTION_MODELS = ("equidistant",)
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-12)
+# Pinhole fields of view (2 atan(size / 2f)) a real camera can have: outside them K is corrupt.
+MIN_FIELD_OF_VIEW_DEG = 1.0
+MAX_FIELD_OF_VIEW_DEG = 179.0
+# Farther than any depth camera measures (ToF and structured light ~10 m, stereo tens of metres;
+# 16UC1 millimetres top out at 65.5 m): a larger value is corrupt, not far.
+MAX_DEPTH_M = 100.0
 
 
 @dataclass
@@ -56,8 +62,17 @@ class CameraIntrinsics:
     def __post_init__(self) -> None:
         if not (self.fx > 0 and self.fy > 0 and math.isfinite(self.fx) and math.isfinite(self.fy)):
             raise ValueError(f"focal lengths must be positive and finite, got fx={self.fx} fy={self.fy}")
+        if not (math.isfinite(self.cx) and math.isfinite(self.cy)):
+            raise ValueError(f"principal point must be finite, got cx={self.cx} cy={self.cy}")
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f"image size must be positive, got {self.width}x{self.height}")
+        for axis, focal, size in (("horizontal", self.fx, self.width), ("vertical", self.fy, self.height)):
+            fov = math.degrees(2 * math.atan(size / (2 * focal)))
+            if not MIN_FIELD_OF_VIEW_DEG <= fov <= MAX_FIELD_OF_VIEW_DEG:
+                raise ValueError(
+                    f"{axis} field of view {fov:.3g} degrees (focal length {focal:g} px over {size} px) is "
+                    f"outside {MIN_FIELD_OF_VIEW_DEG:g} to {MAX_FIELD_OF_VIEW_DEG:g} degrees"
+                )
         if self.distortion is not None:
             self.distortion = np.asarray(self.distortion, dtype=np.float64).ravel()
         if not self.has_distortion:
@@ -74,19 +89,46 @@ class CameraIntrinsics:
 
     @classmethod
     def from_camera_info(
-        cls, k: list[float], d: list[float], width: int, height: int, distortion_model: str
+        cls,
+        k: list[float],
+        d: list[float],
+        width: int,
+        height: int,
+        distortion_model: str,
+        binning: tuple[int, int] = (0, 0),
+        roi: tuple[int, int, int, int] = (0, 0, 0, 0),
     ) -> CameraIntrinsics:
-        """From sensor_msgs/CameraInfo fields: K row-major 3x3, D, size, distortion model name."""
+        """The intrinsics of the images a sensor_msgs/CameraInfo describes, from its fields.
+
+        K (row-major 3x3), width and height are the full-resolution calibration's; the images are its
+        region of interest roi (x_offset, y_offset, width, height; all 0: the whole image) binned by
+        binning (x, y; 0 or 1: none). As in image_geometry's PinholeCameraModel, the ROI's offset moves
+        the principal point, binning divides fx, fy, cx and cy, and the size is the ROI's over the
+        binning. D is kept: it acts on normalised coordinates, which neither changes.
+        """
         k = np.asarray(k, dtype=np.float64).ravel()
         if k.size != 9:
             raise ValueError(f"K must hold 9 numbers, got {k.size}")
+        if not np.any(k):
+            raise ValueError("K is all zero: the camera is not calibrated")
+        if tuple(k[6:]) != (0.0, 0.0, 1.0):
+            raise ValueError(f"K's last row must be 0 0 1, got {k[6]:g} {k[7]:g} {k[8]:g}")
+        binning_x, binning_y = (max(int(b), 1) for b in binning)
+        x_offset, y_offset, roi_width, roi_height = (int(v) for v in roi)
+        if (x_offset, y_offset, roi_width, roi_height) == (0, 0, 0, 0):
+            roi_width, roi_height = width, height
+        if not (0 < roi_width <= width - x_offset and 0 < roi_height <= height - y_offset):
+            raise ValueError(
+                f"ROI {roi_width}x{roi_height} at ({x_offset}, {y_offset}) does not lie in the calibrated "
+                f"{width}x{height} image"
+            )
         return cls(
-            fx=float(k[0]),
-            fy=float(k[4]),
-            cx=float(k[2]),
-            cy=float(k[5]),
-            width=int(width),
-            height=int(height),
+            fx=float(k[0]) / binning_x,
+            fy=float(k[4]) / binning_y,
+            cx=(float(k[2]) - x_offset) / binning_x,
+            cy=(float(k[5]) - y_offset) / binning_y,
+            width=roi_width // binning_x,
+            height=roi_height // binning_y,
             distortion_model=distortion_model,
             distortion=np.asarray(d, dtype=np.float64) if len(d) else None,
         )
@@ -130,7 +172,10 @@ class CameraIntrinsics:
 
 
 def depth_image_to_metres(array: np.ndarray, encoding: str) -> np.ndarray:
-    """A depth image as float32 metres with invalid pixels as NaN: 16UC1/mono16 in mm, 32FC1 in m."""
+    """A depth image as float32 metres, NaN where invalid (not finite, <= 0 or > MAX_DEPTH_M).
+
+    16UC1/mono16 hold millimetres, 32FC1 metres.
+    """
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -146,7 +191,7 @@ def depth_image_to_metres(array: np.ndarray, encoding: str) -> np.ndarray:
         metres = array.astype(np.float32, copy=True)
     else:
         raise ValueError(f"unsupported depth encoding {encoding!r}; expected 16UC1, mono16 or 32FC1")
-    metres[~np.isfinite(metres) | (metres <= 0)] = np.nan
+    metres[~np.isfinite(metres) | (metres <= 0) | (metres > MAX_DEPTH_M)] = np.nan
     return metres
 
 

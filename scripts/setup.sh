@@ -3,7 +3,10 @@
 #   1. .venv with Python 3.11 (made only when missing; an existing one is kept and completed);
 #   2. the pinned packages of requirements.txt (torch 2.13.0 CPU, ROS 2 Kilted wheels, build tools);
 #   3. msg/ built with plain CMake into the venv (scripts/build_msgs.sh), so deephar_ros.msg imports;
-#   4. this package installed editable (console scripts deephar-ros, perception_node, demo_source);
+#   4. this package installed editable (console scripts deephar-ros, perception_node, demo_source),
+#      and the ament layout that `ros2 run` / `ros2 launch` look for (scripts/install_ament_layout.py:
+#      share/deephar_ros/{launch,config,rviz,model,package.xml}, lib/deephar_ros/ executables, the
+#      ament index marker), which an editable install does not write;
 #   5. the sample video at data/vtest.avi (scripts/fetch_sample_video.sh; skipped with
 #      DEEPHAR_SKIP_VIDEO=1, and only a warning when it cannot be fetched).
 # Each step keeps a stamp in .venv/.deephar-setup/ holding a hash of its inputs and is redone only when
@@ -84,6 +87,14 @@ install_package() { PYTHONWARNINGS="ignore:Compat editable" \
 run_once package "$(inputs_hash setup.py requirements.txt)" install_package
 run_once messages "$(inputs_hash CMakeLists.txt package.xml msg/*.msg scripts/build_msgs.sh requirements.txt)" \
   build_messages
+
+# After the messages: their CMake install also writes share/deephar_ros, and this completes it.
+for installed in lib/deephar_ros/perception_node lib/deephar_ros/demo_source share/deephar_ros/launch \
+  share/ament_index/resource_index/packages/deephar_ros; do
+  [[ -e "$venv/$installed" ]] || rm -f "$stamps/layout"
+done
+run_once layout "$(inputs_hash package.xml nodes/* scripts/install_ament_layout.py)" \
+  "$venv/bin/python" scripts/install_ament_layout.py --prefix "$venv"
 
 (cd / && "$venv/bin/python" -c 'import deephar_ros.msg') || fail "deephar_ros.msg does not import"
 

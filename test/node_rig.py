@@ -25,6 +25,8 @@ PLUMBING_PARAMETERS = {
     "backend": "cpu-eager",
     "device": "cpu",
     "detector": "full-frame",
+    # The peer's reliable writers match it; "auto" would re-subscribe once they appear (test_node_outputs.py).
+    "qos_reliability": "best_effort",
 }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,7 +15,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 
-from deephar_ros.ros.demo_source import DemoSource, main
+from deephar_ros.ros import demo_source
+from deephar_ros.ros.demo_source import DEFAULT_VIDEO, DemoSource, main, resolve_video
 from deephar_ros.ros.image_conversion import image_to_rgb
 
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200)]
@@ -110,3 +113,29 @@ def test_missing_or_unreadable_video_is_a_clear_error(rclpy_context, tmp_path):
 
 def test_main_exits_non_zero_without_a_video(tmp_path):
     assert main(["--ros-args", "-p", f"video:={tmp_path / 'none.avi'}"]) == 1
+
+
+def test_relative_video_is_found_from_the_working_directory(monkeypatch, tmp_path, video):
+    monkeypatch.chdir(Path(video).parent)
+    assert resolve_video(Path(video).name) == Path(video)
+    monkeypatch.chdir(tmp_path.parent)
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"relative to the working directory {tmp_path.parent})")
+    ):
+        resolve_video(Path(video).name)
+
+
+def test_empty_video_is_the_sample_wherever_the_node_starts(monkeypatch, tmp_path, video):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(demo_source, "SAMPLE_VIDEO", Path(video))
+    assert resolve_video(DEFAULT_VIDEO) == Path(video)
+    monkeypatch.setattr(demo_source, "SAMPLE_VIDEO", tmp_path / "missing.avi")
+    with pytest.raises(
+        FileNotFoundError, match=r"parameter video is empty and the sample video .* pass video:="
+    ):
+        resolve_video("")
+
+
+def test_sample_video_is_where_setup_puts_it():
+    fetched = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"  # scripts/fetch_sample_video.sh
+    assert fetched == demo_source.SAMPLE_VIDEO

@@ -2,7 +2,8 @@
 
 Where `launch` and `launch_ros` are importable (a ROS 2 install) the launch description is built;
 everywhere the file is also checked with `ast`, so CI without ROS launch still catches a launch
-argument, a parameter or an executable name that drifted.
+argument, a parameter or an executable name that drifted, and its pure functions (typed parameter
+overrides, the RViz view) are taken out of it with `ast` and run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
-from dataclasses import asdict, fields
+import sys
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ import rclpy
 import yaml
 from rclpy.node import Node
 
-from deephar_ros.ros.demo_source import DEFAULT_VIDEO
+from deephar_ros.ros.demo_source import DEFAULT_FRAME_ID, DEFAULT_VIDEO
 from deephar_ros.ros.demo_source import NODE_NAME as DEMO_NODE_NAME
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.perception_node import NODE_NAME
@@ -39,7 +42,14 @@ REQUIRED_ARGUMENTS = {
     "video",
     "rviz",
     "params_file",
+    "min_joint_confidence",
+    "qos_reliability",
+    "publish_debug_image",
+    "output_frame",
+    "publish_tf",
 }
+# The functions of the launch file that use no launch object, and may be run without launch.
+PURE_FUNCTIONS = ("parse_boolean", "parameter_overrides", "rviz_config")
 DOMAIN_ID = 1 + (os.getpid() + 13) % 200
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
@@ -72,6 +82,21 @@ def launch_tree() -> ast.Module:
     return ast.parse(LAUNCH_FILE.read_text(), filename=str(LAUNCH_FILE))
 
 
+@pytest.fixture(scope="module")
+def helpers(launch_tree) -> dict[str, object]:
+    """The launch file's constants, plain imports and PURE_FUNCTIONS, run without launch installed."""
+    body = [
+        node
+        for node in launch_tree.body
+        if isinstance(node, ast.Assign | ast.Import)
+        or (isinstance(node, ast.FunctionDef) and node.name in PURE_FUNCTIONS)
+    ]
+    namespace: dict[str, object] = {}
+    exec(compile(ast.Module(body=body, type_ignores=[]), str(LAUNCH_FILE), "exec"), namespace)
+    assert set(PURE_FUNCTIONS) <= set(namespace)
+    return namespace
+
+
 def declared_arguments(tree: ast.Module) -> dict[str, ast.Call]:
     return {ast.literal_eval(call.args[0]): call for call in calls(tree, "DeclareLaunchArgument")}
 
@@ -85,15 +110,58 @@ def test_launch_file_declares_every_argument_with_a_default_and_description(laun
     assert ast.literal_eval(keyword(arguments["video"], "default_value")) == DEFAULT_VIDEO
     assert ast.literal_eval(keyword(arguments["use_demo_source"], "default_value")) == "false"
     assert ast.literal_eval(keyword(arguments["rviz"], "default_value")) == "false"
+    assert module_constant(launch_tree, "DEMO_FRAME_ID") == DEFAULT_FRAME_ID
 
 
-def test_arguments_passed_as_parameters_are_parameters_of_the_node(launch_tree):
-    parameter_names = {field.name for field in fields(PerceptionParameters)}
-    passed = set(module_constant(launch_tree, "PARAMETER_ARGUMENTS"))
-    passed |= set(module_constant(launch_tree, "BOOLEAN_PARAMETER_ARGUMENTS"))
-    assert passed <= parameter_names
-    assert passed <= set(declared_arguments(launch_tree))
-    assert {"weights", "model", "backend", "device"} <= passed
+def test_arguments_passed_as_parameters_are_parameters_of_the_node_of_their_type(launch_tree):
+    types = {
+        "PARAMETER_ARGUMENTS": str,
+        "FLOAT_PARAMETER_ARGUMENTS": float,
+        "BOOLEAN_PARAMETER_ARGUMENTS": bool,
+    }
+    declared = declared_arguments(launch_tree)
+    passed = set()
+    for constant, kind in types.items():
+        for name in module_constant(launch_tree, constant):
+            assert type(getattr(PerceptionParameters, name)) is kind, name
+            assert ast.literal_eval(keyword(declared[name], "default_value")) == "", name  # params_file's
+            passed.add(name)
+    assert {"weights", "model", "backend", "device", "min_joint_confidence", "qos_reliability"} <= passed
+    assert {"publish_debug_image", "publish_tf", "publish_detections", "publish_humans"} <= passed
+
+
+def test_parameter_overrides_are_typed_and_only_for_given_arguments(helpers):
+    overrides = helpers["parameter_overrides"](
+        {
+            "weights": "/w.hdf5",
+            "model": "",
+            "min_joint_confidence": "0.35",
+            "qos_reliability": "reliable",
+            "publish_debug_image": "",
+            "publish_tf": "True",
+            "use_depth": "false",
+        }
+    )
+    assert overrides == {
+        "weights": "/w.hdf5",
+        "min_joint_confidence": 0.35,
+        "qos_reliability": "reliable",
+        "publish_tf": True,
+        "use_depth": False,
+    }
+    assert PerceptionParameters(random_weights=True, **overrides)  # the node's own field types
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"publish_tf": "ture"}, "publish_tf:='ture' is not one of"),
+        ({"min_joint_confidence": "high"}, "min_joint_confidence:='high' is not a number"),
+    ],
+)
+def test_a_misspelt_argument_is_a_clear_error_not_a_default(helpers, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        helpers["parameter_overrides"](arguments)
 
 
 def test_launch_file_starts_the_installed_executables_under_their_node_names(launch_tree):
@@ -141,23 +209,48 @@ def test_params_file_loads_into_the_node_parameters():
     assert parameters == PerceptionParameters(random_weights=True)
 
 
-def test_rviz_view_shows_markers_and_images_in_the_demo_camera_frame():
+def displays(text: str) -> dict[str, dict]:
+    return {display["Name"]: display for display in yaml.safe_load(text)["Visualization Manager"]["Displays"]}
+
+
+def test_rviz_view_shows_markers_and_images_in_the_demo_camera_frame(helpers):
     view = yaml.safe_load(RVIZ_FILE.read_text())
     manager = view["Visualization Manager"]
-    assert manager["Global Options"]["Fixed Frame"] == "camera_optical_frame"
-    displays = {display["Class"]: display for display in manager["Displays"]}
-    assert displays["rviz_default_plugins/MarkerArray"]["Topic"]["Value"] == "/markers"
-    image_topics = {
-        d["Topic"]["Value"] for d in manager["Displays"] if d["Class"] == "rviz_default_plugins/Image"
-    }
-    assert image_topics == {"/camera/image_raw", "/debug_image"}
+    assert manager["Global Options"]["Fixed Frame"] == DEFAULT_FRAME_ID
+    shown = displays(RVIZ_FILE.read_text())
+    assert shown["Skeletons"]["Topic"]["Value"] == "/markers"
+    assert shown[helpers["RVIZ_CAMERA_IMAGE"]]["Topic"]["Value"] == "/camera/image_raw"
+    assert shown[helpers["RVIZ_DEBUG_IMAGE"]]["Topic"]["Value"] == "/debug_image"
+    for name in (helpers["RVIZ_DEBUG_IMAGE"], helpers["RVIZ_TF"]):  # off unless the node publishes them
+        assert shown[name]["Enabled"] is False and shown[name]["Value"] is False
+
+
+@pytest.mark.parametrize("debug_image", [False, True])
+def test_rviz_view_follows_the_image_the_frame_and_the_switches(helpers, debug_image):
+    text = helpers["rviz_config"](
+        RVIZ_FILE.read_text(),
+        image_topic="/cam/color",
+        fixed_frame="cam_link",
+        debug_image=debug_image,
+        tf=True,
+    )
+    view = yaml.safe_load(text)
+    assert view["Visualization Manager"]["Global Options"]["Fixed Frame"] == "cam_link"
+    shown = displays(text)
+    assert shown[helpers["RVIZ_CAMERA_IMAGE"]]["Topic"]["Value"] == "/cam/color"
+    assert shown[helpers["RVIZ_DEBUG_IMAGE"]]["Enabled"] is debug_image
+    assert shown[helpers["RVIZ_DEBUG_IMAGE"]]["Value"] is debug_image
+    assert shown[helpers["RVIZ_TF"]]["Enabled"] is True
+    assert shown["Skeletons"] == displays(RVIZ_FILE.read_text())["Skeletons"]  # the rest unchanged
+    template = yaml.safe_load(RVIZ_FILE.read_text())
+    assert view["Window Geometry"] == template["Window Geometry"]
 
 
 @pytest.mark.skipif(
     importlib.util.find_spec("launch") is None or importlib.util.find_spec("launch_ros") is None,
     reason="ROS 2 launch is not installed here (it is not on PyPI); the ast checks above still ran",
 )
-def test_launch_description_builds_with_ros_launch():
+def test_launch_description_builds_with_ros_launch(monkeypatch, tmp_path):
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
 
     from launch import LaunchContext, LaunchDescription
@@ -171,8 +264,25 @@ def test_launch_description_builds_with_ros_launch():
     assert names >= REQUIRED_ARGUMENTS
     context = LaunchContext()
     context.launch_configurations.update(
-        dict.fromkeys(names, "") | {"weights": "/w.hdf5", "random_weights": "false", "image": "/cam/image"}
+        dict.fromkeys(names, "")
+        | {"weights": "/w.hdf5", "random_weights": "false", "image": "/cam/image", "publish_tf": "true"}
     )
-    (opaque,) = [entity for entity in description.entities if isinstance(entity, OpaqueFunction)]
-    (node,) = opaque.execute(context)
+    # the node's is unconditional, RViz's depends on rviz:=
+    node_function, rviz_function = sorted(
+        (entity for entity in description.entities if isinstance(entity, OpaqueFunction)),
+        key=lambda entity: entity.condition is not None,
+    )
+    (node,) = node_function.execute(context)
     assert node.node_executable == "perception_node"
+    # RViz's view comes from the installed share folder (this venv's, or the ROS install's)
+    monkeypatch.setenv(
+        "AMENT_PREFIX_PATH", os.pathsep.join(filter(None, [sys.prefix, os.environ.get("AMENT_PREFIX_PATH")]))
+    )
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    (rviz,) = rviz_function.execute(context)
+    assert rviz.node_executable == "rviz2"
+    (view,) = tmp_path.glob("*.rviz")
+    shown = displays(view.read_text())
+    assert shown["Camera image"]["Topic"]["Value"] == "/cam/image"
+    assert shown["TF"]["Enabled"] is True and shown["Debug image"]["Enabled"] is False

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.metadata
+import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -22,6 +25,9 @@ CONSOLE_SCRIPTS = {
     "demo_source": "deephar_ros.ros.demo_source:main",
 }
 ROS_NODES = ("perception_node", "demo_source")
+SHARE_FOLDERS = ("launch", "config", "rviz", "model")
+PREFIX = Path(sys.prefix)  # the venv: scripts/setup.sh gives it colcon's install-space layout
+SETUP_HINT = "run scripts/setup.sh (it installs the ament layout with scripts/install_ament_layout.py)"
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +62,7 @@ def test_package_xml_declares_every_dependency(package):
         "rclpy",
         "visualization_msgs",
         "diagnostic_msgs",
+        "std_srvs",
         "message_filters",
         "cv_bridge",
         "launch",
@@ -114,6 +121,7 @@ def test_requirements_are_pinned_and_torch_is_the_cpu_release():
         assert re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z,]+\])?==[0-9][0-9A-Za-z.+]*", requirement), requirement
     assert "torch==2.13.0" in requirements
     assert "ros-rclpy[fastrtps]==9.1.2" in requirements
+    assert "ros-std-srvs==5.5.1" in requirements  # the ~/enable service (std_srvs/SetBool)
 
 
 def test_console_scripts_are_installed_as_declared():
@@ -151,3 +159,112 @@ def test_readme_joints_table_is_the_joint_layouts():
     assert [int(cells[0]) for cells in rows] == list(range(len(rows)))
     assert tuple(ntu) == PA17J3D.joint_names
     assert tuple(penn) == PA16J2D.joint_names
+
+
+def installer():
+    """scripts/install_ament_layout.py as a module."""
+    spec = importlib.util.spec_from_file_location(
+        "install_ament_layout", REPO_ROOT / "scripts/install_ament_layout.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_venv_is_found_by_ament_index_like_an_install_space(monkeypatch):
+    """`ros2 run` and `ros2 launch` find a package through ament_index in AMENT_PREFIX_PATH."""
+    from ament_index_python.packages import get_package_prefix, get_package_share_directory
+
+    marker = PREFIX / "share/ament_index/resource_index/packages/deephar_ros"
+    assert marker.is_file(), f"no ament index marker {marker}: {SETUP_HINT}"
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(PREFIX))
+    assert Path(get_package_prefix("deephar_ros")) == PREFIX
+    share = Path(get_package_share_directory("deephar_ros"))
+    assert (share / "package.xml").read_text() == (REPO_ROOT / "package.xml").read_text()
+
+
+@pytest.mark.parametrize("folder", SHARE_FOLDERS)
+def test_venv_share_holds_every_file_of_the_folder(folder: str):
+    installed = PREFIX / "share" / "deephar_ros" / folder
+    assert installed.is_dir(), f"{installed} is missing: {SETUP_HINT}"
+    expected = sorted(
+        p.relative_to(REPO_ROOT / folder) for p in (REPO_ROOT / folder).rglob("*") if p.is_file()
+    )
+    assert expected
+    for relative in expected:
+        assert (installed / relative).read_bytes() == (REPO_ROOT / folder / relative).read_bytes(), relative
+
+
+@pytest.mark.parametrize("node", ROS_NODES)
+def test_venv_lib_holds_the_node_executables_on_the_venv_python(node: str):
+    """lib/deephar_ros/<node> is what `ros2 run deephar_ros <node>` executes: nodes/<node> with this
+    venv's Python in the shebang, so a shell whose python3 is the system's still runs the venv."""
+    executable = PREFIX / "lib" / "deephar_ros" / node
+    assert executable.is_file(), f"{executable} is missing: {SETUP_HINT}"
+    assert os.access(executable, os.X_OK)
+    shebang, *body = executable.read_text().splitlines()
+    assert Path(shebang.removeprefix("#!")).resolve() == Path(sys.executable).resolve()
+    assert body == (REPO_ROOT / "nodes" / node).read_text().splitlines()[1:]
+    ast.parse("\n".join(body))
+
+
+@pytest.mark.slow
+def test_installed_demo_source_runs_its_main(tmp_path: Path):
+    """The installed executable starts the node's own main: a missing video ends it with exit 1."""
+    missing = tmp_path / "none.avi"
+    result = subprocess.run(
+        [str(PREFIX / "lib" / "deephar_ros" / "demo_source"), "--ros-args", "-p", f"video:={missing}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"video file '{missing}' does not exist" in result.stdout + result.stderr
+
+
+def test_installer_is_idempotent_and_replaces_what_is_in_the_way(tmp_path: Path):
+    module = installer()
+    (tmp_path / "share" / "deephar_ros" / "launch").mkdir(parents=True)  # e.g. a wheel's copy
+    (tmp_path / "lib" / "deephar_ros").mkdir(parents=True)
+    (tmp_path / "lib" / "deephar_ros" / "demo_source").symlink_to("/nonexistent")
+    paths = module.install_layout(tmp_path, interpreter="/opt/venv/bin/python")
+    assert all(p.exists() for p in paths)
+    assert (tmp_path / "share" / "deephar_ros" / "launch").resolve() == REPO_ROOT / "launch"
+    demo = tmp_path / "lib" / "deephar_ros" / "demo_source"
+    assert not demo.is_symlink() and demo.read_text().startswith("#!/opt/venv/bin/python\n")
+    before = {p: p.lstat().st_mtime_ns for p in paths}
+    assert module.install_layout(tmp_path, interpreter="/opt/venv/bin/python") == paths
+    assert {p: p.lstat().st_mtime_ns for p in paths} == before
+
+
+def test_setup_py_data_files_are_the_same_layout_for_a_wheel():
+    """`pip install .` (a wheel) writes the layout from data_files: the same as the installer's."""
+    setup = ast.parse((REPO_ROOT / "setup.py").read_text())
+    text = ast.unparse(setup)
+    module = installer()
+    assert set(module.SHARE_FOLDERS) == set(SHARE_FOLDERS)
+    for folder in SHARE_FOLDERS:
+        assert f"share_files('{folder}'" in text, folder
+    for node in module.EXECUTABLES:
+        assert f"'nodes/{node}'" in text, node
+    assert set(module.EXECUTABLES) == set(ROS_NODES)
+    assert "share/ament_index/resource_index/packages" in text and "resource/{PACKAGE_NAME}" in text
+
+
+def test_readme_parameters_table_is_the_declared_parameters():
+    """Every parameter in order, with its default and the description `ros2 param describe` shows."""
+    from dataclasses import fields
+
+    from deephar_ros.ros.parameters import _DESCRIPTIONS, PerceptionParameters
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme.split("## Parameters", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split(" | ") for line in table.splitlines() if line.startswith("| `")]
+    assert [cells[0].strip().strip("`") for cells in rows] == [f.name for f in fields(PerceptionParameters)]
+    for cells, parameter in zip(rows, fields(PerceptionParameters), strict=True):
+        default = parameter.default
+        shown = '""' if default == "" else str(default).lower() if isinstance(default, bool) else str(default)
+        assert cells[1].strip().strip("`") == shown, parameter.name
+        assert cells[2].strip().startswith(_DESCRIPTIONS[parameter.name][0]), parameter.name

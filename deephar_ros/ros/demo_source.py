@@ -2,7 +2,9 @@
 
 Lets the whole graph run without a camera. Frames go out at the file's own frame rate with the
 current time as stamp; the camera info holds pinhole intrinsics from the hfov parameter, since a
-video file carries no calibration.
+video file carries no calibration. The video parameter names the file; a relative path is taken from
+the working directory (`ros2 launch`/`ros2 run` keep the shell's), and empty means the sample video
+scripts/setup.sh puts in the source checkout, found from this file's location so any folder works.
 """
 
 from __future__ import annotations
@@ -23,9 +25,31 @@ from deephar_ros.ros.image_conversion import rgb_to_image
 from deephar_ros.ros.node_main import run_node
 
 NODE_NAME = "deephar_demo_source"
-DEFAULT_VIDEO = "data/vtest.avi"
+DEFAULT_VIDEO = ""  # the sample video
+SAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "data" / "vtest.avi"
+DEFAULT_FRAME_ID = "camera_optical_frame"
 FALLBACK_FPS = 10.0  # when the container does not say
 CAMERA_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def resolve_video(value: str) -> Path:
+    """The absolute path of the video parameter's file; FileNotFoundError saying what was looked for."""
+    if not value:
+        if SAMPLE_VIDEO.is_file():
+            return SAMPLE_VIDEO
+        raise FileNotFoundError(
+            f"parameter video is empty and the sample video {SAMPLE_VIDEO} does not exist: pass "
+            "video:=/path/to/video (in a source checkout, scripts/setup.sh fetches the sample)"
+        )
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        where = ""
+    else:
+        where = f", relative to the working directory {Path.cwd()}"
+        path = Path.cwd() / path
+    if not path.is_file():
+        raise FileNotFoundError(f"video file '{path}' does not exist (parameter video='{value}'{where})")
+    return path
 
 
 def camera_info(intrinsics: CameraIntrinsics, header: Header) -> CameraInfo:
@@ -50,7 +74,12 @@ class DemoSource(Node):
         super().__init__(NODE_NAME, **node_options)
         self.capture: cv2.VideoCapture | None = None  # destroy_node runs even when __init__ fails
         video = self.declare_parameter(
-            "video", DEFAULT_VIDEO, ParameterDescriptor(description="Video file to publish.", read_only=True)
+            "video",
+            DEFAULT_VIDEO,
+            ParameterDescriptor(
+                description="Video file to publish; relative: from the working directory; empty: the sample.",
+                read_only=True,
+            ),
         ).value
         self.loop = self.declare_parameter(
             "loop",
@@ -68,13 +97,12 @@ class DemoSource(Node):
         ).value
         self.frame_id = self.declare_parameter(
             "frame_id",
-            "camera_optical_frame",
+            DEFAULT_FRAME_ID,
             ParameterDescriptor(description="frame_id of the published messages.", read_only=True),
         ).value
 
-        if not Path(video).is_file():
-            raise FileNotFoundError(f"video file '{video}' does not exist (parameter video)")
-        self.capture = cv2.VideoCapture(video)
+        video = resolve_video(video)
+        self.capture = cv2.VideoCapture(str(video))
         width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if not self.capture.isOpened() or width <= 0 or height <= 0:

@@ -35,7 +35,8 @@ class PerceptionStats:
     """Thread-safe counts of frames in, processed, dropped and refused, and processing latency.
 
     Every image received ends in exactly one of processed, dropped (replaced by a newer one),
-    failed (the pipeline raised) or a bad_input reason of its own, or is still pending. Conditions
+    failed (the pipeline raised) or a bad_input reason of its own, or is still pending. Lost frames
+    never arrived: the camera sent them (gaps in the stamps say so) but the network lost them. Conditions
     count frames that were processed despite something odd (no camera_info, stamp going back).
     Settings are values the node chose at run time (back end, measured frame rate, clip stride).
     """
@@ -50,6 +51,7 @@ class PerceptionStats:
         self.processed = 0
         self.dropped = 0
         self.failed = 0
+        self.lost = 0
         self.bad_input: Counter[str] = Counter()
         self.conditions: Counter[str] = Counter()
         self.backend = "unknown"
@@ -67,6 +69,11 @@ class PerceptionStats:
             now = self._clock()
             self._input_times.append(now)
             _forget_before(self._input_times, now - WINDOW_SECONDS)
+
+    def frames_lost(self, count: int) -> None:
+        """Count frames the camera sent that never arrived (deephar_ros.frame_rate.LostFrameCounter)."""
+        with self._lock:
+            self.lost += count
 
     def frame_dropped(self, count: int = 1) -> None:
         with self._lock:
@@ -119,6 +126,7 @@ class PerceptionStats:
                 "frames_processed": self.processed,
                 "frames_dropped": self.dropped,
                 "frames_failed": self.failed,
+                "frames_lost": self.lost,
                 "bad_input_total": sum(self.bad_input.values()),
                 "input_rate_hz": input_rate,
                 "processed_rate_hz": processed_rate,

@@ -7,6 +7,7 @@ with load. ApproximateTimePairer pairs colour and depth frames by stamp.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from typing import Generic, TypeVar
@@ -58,44 +59,91 @@ class LatestSlot(Generic[Item]):
 
 
 class ApproximateTimePairer(Generic[Colour, Depth]):
-    """Pairs each colour frame with the depth frame nearest in stamp, within slop seconds.
+    """Pairs each colour frame with the depth frame of nearest stamp, within slop seconds.
 
     message_filters' ApproximateTimeSynchronizer does this on a full ROS install, but it is not
     on PyPI, so the node uses this small equivalent where message_filters cannot be imported.
-    Unlike it, this pairer keeps only the newest unpaired colour frame (the node wants the
-    newest frame, not every one) and reports every colour frame it gives up on, so the node
-    can count and warn instead of dropping silently.
+    Both streams wait in short queues (queue_size frames each), so a depth frame a few frames
+    late, or early, still meets its own colour frame. A colour frame is paired only once no later
+    depth frame can be nearer to it: a depth stamped at or after it has arrived, or the newest
+    depth is nearer than the next can be (half the shortest depth interval seen). So it never
+    takes an older frame's depth while its own may still come. Colour frames are given up, and
+    counted so the node can warn instead of dropping silently, when no depth lies within slop,
+    when their depth was pushed out of its queue, when they are pushed out of theirs undecided,
+    or when a newer frame's pair completes in the same call (the node wants the newest frame).
+    Stamps going back (a bag loops) start a new timeline: the waiting frames are given up.
     """
 
-    def __init__(self, slop: float, depth_queue: int = 10) -> None:
+    def __init__(self, slop: float, queue_size: int = 5) -> None:
         if slop < 0:
             raise ValueError(f"slop must be >= 0 seconds, got {slop}")
-        if depth_queue < 1:
-            raise ValueError(f"depth_queue must be >= 1, got {depth_queue}")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self._slop = slop
+        self._queue_size = queue_size
         self._lock = threading.Lock()
-        self._depths: deque[tuple[float, Depth]] = deque(maxlen=depth_queue)
-        self._waiting: tuple[float, Colour] | None = None
+        self._colours: deque[tuple[float, Colour]] = deque()
+        self._depths: deque[tuple[float, Depth]] = deque()
+        self._lost_depth: float | None = None  # stamp of the newest depth pushed out of its queue
+        self._given_up = 0
 
     def add_colour(self, stamp: float, colour: Colour) -> tuple[tuple[Colour, Depth] | None, int]:
-        """Offer a colour frame: (the pair if one is complete, number of colour frames given up)."""
+        """Offer a colour frame: (the newest pair completed, colour frames given up since the last call).
+
+        The count includes frames given up during add_depth calls since the previous add_colour.
+        """
         with self._lock:
-            dropped = int(self._waiting is not None)
-            self._waiting = (stamp, colour)
-            return self._try_pair(), dropped
+            if self._colours and stamp < self._colours[-1][0]:
+                self._given_up += len(self._colours)
+                self._colours.clear()
+            self._colours.append((stamp, colour))
+            if len(self._colours) > self._queue_size:
+                self._colours.popleft()
+                self._given_up += 1
+            pair = self._settle()
+            given_up, self._given_up = self._given_up, 0
+            return pair, given_up
 
     def add_depth(self, stamp: float, depth: Depth) -> tuple[Colour, Depth] | None:
-        """Offer a depth frame: the pair if it completes the waiting colour frame."""
+        """Offer a depth frame: the newest pair it completes, if any."""
         with self._lock:
+            if self._depths and stamp < self._depths[-1][0]:
+                self._depths.clear()
+                self._lost_depth = None
             self._depths.append((stamp, depth))
-            return self._try_pair()
+            if len(self._depths) > self._queue_size:
+                self._lost_depth = self._depths.popleft()[0]
+            return self._settle()
 
-    def _try_pair(self) -> tuple[Colour, Depth] | None:
-        if self._waiting is None or not self._depths:
-            return None
-        stamp, colour = self._waiting
-        depth_stamp, depth = min(self._depths, key=lambda entry: abs(entry[0] - stamp))
-        if abs(depth_stamp - stamp) > self._slop:
-            return None
-        self._waiting = None
-        return colour, depth
+    def _settle(self) -> tuple[Colour, Depth] | None:
+        """Decide the waiting colour frames, oldest first, while each can be; the newest pair made."""
+        newest = None
+        while self._colours:
+            stamp, colour = self._colours[0]
+            decided, depth = self._depth_for(stamp)
+            if not decided:
+                break
+            self._colours.popleft()
+            if depth is None or newest is not None:
+                self._given_up += 1
+            if depth is not None:
+                newest = (colour, depth[1])
+        return newest
+
+    def _depth_for(self, stamp: float) -> tuple[bool, tuple[float, Depth] | None]:
+        """(decided, the depth entry to pair or None for none) for a colour frame stamped stamp."""
+        if not self._depths:
+            return False, None
+        newest_stamp = self._depths[-1][0]
+        if newest_stamp < stamp and stamp - newest_stamp >= self._shortest_depth_interval() / 2:
+            return False, None  # a later depth may be nearer
+        nearest = min(self._depths, key=lambda entry: abs(entry[0] - stamp))
+        distance = abs(nearest[0] - stamp)
+        if self._lost_depth is not None and abs(self._lost_depth - stamp) < distance:
+            return True, None  # its own depth is gone: any other would be another frame's
+        return True, nearest if distance <= self._slop else None
+
+    def _shortest_depth_interval(self) -> float:
+        """The shortest stamp interval between queued depth frames; 0 with fewer than two."""
+        stamps = [stamp for stamp, _ in self._depths]
+        return min((later - earlier for earlier, later in itertools.pairwise(stamps)), default=0.0)

@@ -7,11 +7,14 @@ raises ImageConversionError with a message saying what is wrong, never a numpy e
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from deephar_ros import MAX_IMAGE_PIXELS
 from deephar_ros.camera import CameraIntrinsics, depth_image_to_metres
 
 
@@ -44,19 +47,37 @@ _DEPTH_ENCODINGS: dict[str, np.dtype] = {
 COLOUR_ENCODINGS = tuple(_COLOUR_ENCODINGS)
 DEPTH_ENCODINGS = tuple(_DEPTH_ENCODINGS)
 
-# Larger than any camera; refuses a declared 20000x20000 before anything is allocated.
-MAX_IMAGE_PIXELS = 8192 * 8192
+# Shapes no camera sends, refused before a byte is read, since they only fail later in the pipeline:
+# a side under MIN_IMAGE_SIDE cannot hold a person worth a 256x256 network crop (the HOG detector's
+# own window is 64x128), and MAX_ASPECT_RATIO is twice the widest camera format (32:9, 3.6:1;
+# a 360-degree equirectangular frame is 2:1).
+MIN_IMAGE_SIDE = 32
+MAX_ASPECT_RATIO = 8.0
 
 
-def _raw_array(msg: Image, dtype: np.dtype, channels: int, kind: str) -> np.ndarray:
-    """Check the header fields against the data and view the data as (H, W[, C]) without copying."""
-    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+def check_image_size(width: int, height: int, kind: str) -> None:
+    """Refuse a declared size that is empty, over MAX_IMAGE_PIXELS, too narrow or too small."""
     if width <= 0 or height <= 0:
         raise ImageConversionError(f"{kind} image has zero size ({width}x{height})")
     if width * height > MAX_IMAGE_PIXELS:
         raise ImageConversionError(
             f"{kind} image declares {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS} allowed"
         )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageConversionError(
+            f"{kind} image is {width}x{height}, an aspect ratio over the {MAX_ASPECT_RATIO:g}:1 allowed"
+        )
+    if min(width, height) < MIN_IMAGE_SIDE:
+        raise ImageConversionError(
+            f"{kind} image is {width}x{height}: too small to hold a person, "
+            f"each side must be at least {MIN_IMAGE_SIDE} pixels"
+        )
+
+
+def _raw_array(msg: Image, dtype: np.dtype, channels: int, kind: str) -> np.ndarray:
+    """Check the header fields against the data and view the data as (H, W[, C]) without copying."""
+    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+    check_image_size(width, height, kind)
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageConversionError(
@@ -96,19 +117,51 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
 
 
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """A CompressedImage (JPEG, PNG, ...) -> uint8 (H, W, 3) RGB."""
-    if len(msg.data) == 0:
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"  # SOI, then the first marker
+# JPEG start-of-frame markers (baseline, progressive, lossless...; not DHT C4, JPG C8, DAC CC).
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Markers without a length field: TEM, RST0-7, SOI; EOI ends the image.
+_JPEG_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD9)})
+_JPEG_EOI = 0xD9
+# The next marker: 0xFF fill bytes, then a code; 0xFF 0x00 is a stuffed 0xFF inside entropy-coded data.
+_JPEG_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xff]")
+
+
+def check_compressed(msg: CompressedImage) -> tuple[int, int]:
+    """(width, height) of a JPEG or PNG CompressedImage from its headers alone; refuses anything else.
+
+    Cheap (no decoding), so it can run in the subscription callback: a few kB of any format can
+    declare a 20000x20000 image, which OpenCV would allocate and decode for seconds. Only the formats
+    image_transport sends are accepted, recognised by their first bytes, not the `format` field.
+    """
+    data = bytes(msg.data)
+    if not data:
         raise ImageConversionError("compressed image has no data")
-    encoded = np.frombuffer(msg.data, dtype=np.uint8)
-    declared = declared_size(encoded[:_HEADER_SCAN_BYTES].tobytes())
-    if declared is not None and declared[0] * declared[1] > MAX_IMAGE_PIXELS:
+    if data.startswith(_PNG_SIGNATURE):
+        sizes = [_png_size(data)]
+    elif data.startswith(_JPEG_SIGNATURE):
+        sizes = _jpeg_frame_sizes(data)
+        if not sizes:
+            raise ImageConversionError("compressed image: a JPEG without a frame header (SOFn marker)")
+    else:
         raise ImageConversionError(
-            f"compressed image (format '{msg.format}') declares {declared[0]}x{declared[1]} pixels, "
-            f"more than the {MAX_IMAGE_PIXELS} allowed"
+            f"compressed image (format '{msg.format}') is neither JPEG nor PNG (it starts {data[:12]!r}): "
+            "only the formats image_transport sends are decoded"
         )
+    for width, height in sizes:
+        check_image_size(width, height, "compressed")
+    return sizes[0]
+
+
+def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """A JPEG or PNG CompressedImage -> uint8 (H, W, 3) RGB. Decodes: call it on the worker thread."""
+    check_compressed(msg)
+    # EXIF orientation ignored: the pixels must stay in the sensor's frame that camera_info describes.
     try:
-        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(
+            np.frombuffer(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+        )
     except cv2.error as error:
         raise ImageConversionError(
             f"compressed image (format '{msg.format}') could not be decoded: {error}"
@@ -118,30 +171,39 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
-# JPEG start-of-frame markers (baseline, progressive, lossless...; not DHT C4, JPG C8, DAC CC).
-_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_HEADER_SCAN_BYTES = 1 << 16  # JPEG EXIF blocks come before the frame header; 64 kB covers them
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the IHDR chunk that must follow a PNG's signature."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        raise ImageConversionError("compressed image: a PNG without its IHDR header")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def declared_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) a PNG or JPEG header declares, None for other or unreadable data.
+def _jpeg_frame_sizes(data: bytes) -> list[tuple[int, int]]:
+    """(width, height) of every frame header (SOFn) in a JPEG, wherever it sits, up to EOI.
 
-    Read before decoding: a few kB of PNG can declare a 30000x30000 image, which OpenCV would
-    allocate (2.7 GB) and decode before anyone could look at its size.
+    Marker segments are skipped by their length fields (so an EXIF thumbnail's own frame header
+    inside APP1 is not taken), and the next marker is searched for after a scan's entropy-coded data
+    or over stray bytes, as libjpeg does: EXIF blocks of any size before the frame header, or a
+    second frame header after the first scan, are found.
     """
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data[:2] != b"\xff\xd8":
-        return None
+    sizes = []
     position = 2
-    while position + 4 <= len(data) and data[position] == 0xFF:
-        marker = data[position + 1]
-        length = int.from_bytes(data[position + 2 : position + 4], "big")
-        if marker in _JPEG_FRAME_MARKERS and position + 9 <= len(data):
-            height = int.from_bytes(data[position + 5 : position + 7], "big")
-            return int.from_bytes(data[position + 7 : position + 9], "big"), height
-        position += 2 + length
-    return None
+    while (match := _JPEG_NEXT_MARKER.search(data, position)) is not None:
+        segment = match.end()  # just after the marker code
+        marker = data[segment - 1]
+        if marker == _JPEG_EOI:
+            break
+        if marker in _JPEG_STANDALONE_MARKERS:
+            position = segment
+            continue
+        length = int.from_bytes(data[segment : segment + 2], "big")
+        if length < 2 or segment + length > len(data):
+            break  # truncated or corrupt: libjpeg stops here too
+        if marker in _JPEG_FRAME_MARKERS and length >= 7:  # length, precision, height, width
+            height = int.from_bytes(data[segment + 3 : segment + 5], "big")
+            sizes.append((int.from_bytes(data[segment + 5 : segment + 7], "big"), height))
+        position = segment + length
+    return sizes
 
 
 def depth_to_metres(msg: Image) -> np.ndarray:
@@ -156,14 +218,24 @@ def depth_to_metres(msg: Image) -> np.ndarray:
 
 
 def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
-    """A CameraInfo -> CameraIntrinsics, refusing an uncalibrated or inconsistent one."""
+    """A CameraInfo -> CameraIntrinsics of the images it describes (its ROI and binning applied).
+
+    Refuses an uncalibrated or inconsistent one.
+    """
     k = np.asarray(msg.k, dtype=np.float64)
     d = np.asarray(msg.d, dtype=np.float64)
     if not (np.all(np.isfinite(k)) and np.all(np.isfinite(d))):
         raise ImageConversionError("camera info K or D holds NaN or infinity")
+    roi = msg.roi
     try:
         intrinsics = CameraIntrinsics.from_camera_info(
-            k, d, int(msg.width), int(msg.height), msg.distortion_model
+            k,
+            d,
+            int(msg.width),
+            int(msg.height),
+            msg.distortion_model,
+            binning=(int(msg.binning_x), int(msg.binning_y)),
+            roi=(int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)),
         )
         # Distortion coefficients that OpenCV cannot invert would fail every later frame: try them now.
         rays = intrinsics.normalised_rays(_probe_pixels(intrinsics.width, intrinsics.height))

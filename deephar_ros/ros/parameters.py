@@ -15,8 +15,9 @@ from rclpy.node import Node
 from deephar_ros.config import preset_names
 from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import BACKEND_NAMES
+from deephar_ros.pipeline import CROP_SOURCES
 
-RELIABILITY_CHOICES = ("best_effort", "reliable")
+RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
 DETECTOR_CHOICES = tuple(DETECTORS)
 TRANSPORT_CHOICES = ("raw", "compressed")
 
@@ -30,6 +31,8 @@ class PerceptionParameters:
     backend: str = "auto"
     device: str = "auto"
     detector: str = "hog"
+    crop_source: str = "detector"
+    detect_every_n_frames: int = 10
     min_detection_score: float = 0.6
     min_joint_confidence: float = 0.2
     max_people: int = 8
@@ -43,12 +46,16 @@ class PerceptionParameters:
     use_depth: bool = False
     depth_slop: float = 0.05
     output_frame: str = ""
-    qos_reliability: str = "best_effort"
+    qos_reliability: str = "auto"
     qos_depth: int = 5
     publish_debug_image: bool = False
     marker_lifetime: float = 0.5
     diagnostics_period: float = 1.0
     random_weights: bool = False
+    publish_tf: bool = False
+    publish_joint_states: bool = False
+    publish_detections: bool = False
+    publish_humans: bool = False
 
 
 # name -> (description, (low, high) for numbers or None)
@@ -58,6 +65,12 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "backend": (f"Inference back end: {', '.join(BACKEND_NAMES)}.", None),
     "device": ("Inference device: auto, cpu, cuda or cuda:N.", None),
     "detector": (f"Person detector: {', '.join(DETECTOR_CHOICES)}.", None),
+    "crop_source": (
+        "Crops from the detector on every frame, or from each track's last joints (pose): "
+        f"{', '.join(CROP_SOURCES)}.",
+        None,
+    ),
+    "detect_every_n_frames": ("With crop_source pose: run the detector every n-th frame.", (1, 1000)),
     "min_detection_score": ("Person boxes scoring below this are ignored.", (0.0, 1.0)),
     "min_joint_confidence": ("Joints below this confidence are left out of the markers.", (0.0, 1.0)),
     "max_people": ("Most people estimated per frame (largest boxes first).", (1, 64)),
@@ -74,12 +87,35 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "use_depth": ("Pair each image with the aligned depth image for the root depth.", None),
     "depth_slop": ("Largest stamp difference (s) between a paired image and depth image.", (0.0, 1.0)),
     "output_frame": ("frame_id of every output; empty: the source image's frame_id.", None),
-    "qos_reliability": (f"Reliability of the camera subscriptions: {', '.join(RELIABILITY_CHOICES)}.", None),
+    "qos_reliability": (
+        f"Reliability of the camera subscriptions: {', '.join(RELIABILITY_CHOICES)}"
+        " (auto: reliable when every publisher of the topic is, else best_effort).",
+        None,
+    ),
     "qos_depth": ("History depth of the camera subscriptions.", (1, 1000)),
     "publish_debug_image": ("Publish the annotated image on debug_image.", None),
     "marker_lifetime": ("Seconds a skeleton marker stays without an update; 0: forever.", (0.0, 3600.0)),
     "diagnostics_period": ("Seconds between /diagnostics messages.", (0.05, 3600.0)),
     "random_weights": ("Random network weights: plumbing tests only, the outputs mean nothing.", None),
+    "publish_tf": (
+        "Broadcast TF frames body_<id> (root joint, in the output frame) and body_<id>/<joint> under it;"
+        " needs tf2_ros.",
+        None,
+    ),
+    "publish_joint_states": (
+        "Publish sensor_msgs/JointState of elbow and knee flexion (rad) on /humans/bodies/<id>/joint_states.",
+        None,
+    ),
+    "publish_detections": (
+        "Publish vision_msgs/Detection2DArray (track ids) on detections and LabelInfo on label_info;"
+        " needs vision_msgs.",
+        None,
+    ),
+    "publish_humans": (
+        "REP-155 topics: /humans/bodies/<id>/roi (sensor_msgs/RegionOfInterest) and, where hri_msgs is"
+        " installed, /humans/bodies/tracked (hri_msgs/IdsList).",
+        None,
+    ),
 }
 
 
@@ -120,6 +156,8 @@ def validate(parameters: PerceptionParameters) -> None:
         raise ValueError(
             f"parameter image_transport='{parameters.image_transport}' is not one of {TRANSPORT_CHOICES}"
         )
+    if parameters.crop_source not in CROP_SOURCES:
+        raise ValueError(f"parameter crop_source='{parameters.crop_source}' is not one of {CROP_SOURCES}")
     if parameters.detector not in DETECTOR_CHOICES:
         raise ValueError(f"parameter detector='{parameters.detector}' is not one of {DETECTOR_CHOICES}")
     if parameters.qos_reliability not in RELIABILITY_CHOICES:

@@ -5,7 +5,8 @@ which holds the stream policy: camera silence, time jumps, frame rate, intrinsic
 Pipeline. Callbacks only convert and validate messages and put the frame in a one-frame slot; a
 worker thread runs the newest frame through the stream, so a busy network drops old frames
 (counted) instead of building latency, then publishes. Every bad input is refused with a throttled
-warning, counted in the diagnostics, and the node keeps serving.
+warning, counted in the diagnostics, and the node keeps serving. `~/enable` (std_srvs/SetBool)
+pauses it: images are ignored (not counted), so its tracks retire as for a stopped camera.
 
 Why a plain Node and not a lifecycle node (rclpy has rclpy.lifecycle.LifecycleNode from Humble
 to Kilted): the node owns no device that must be opened or released in steps; it loads its
@@ -31,14 +32,17 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
+from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
 from deephar_ros.drawing import draw_result, weights_banner
 from deephar_ros.engine import InferenceEngine, build_engine
+from deephar_ros.frame_rate import LostFrameCounter
 from deephar_ros.live_stream import LiveStream, Notice, StreamStep
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
 from deephar_ros.pipeline import Pipeline, PipelineConfig
 from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array
+from deephar_ros.ros.enable_switch import EnableSwitch
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import (
     ImageConversionError,
@@ -51,7 +55,9 @@ from deephar_ros.ros.image_conversion import (
 from deephar_ros.ros.markers import frame_markers
 from deephar_ros.ros.node_main import run_node
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
+from deephar_ros.ros.qos_matching import MatchedSubscription, matching_reliability
 from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_ns
+from deephar_ros.ros.standard_outputs import StandardOutputs
 
 try:  # RGB-D pairing on ROS installs; message_filters is not on PyPI, see ApproximateTimePairer
     from message_filters import ApproximateTimeSynchronizer
@@ -61,6 +67,7 @@ except ImportError:
 
 NODE_NAME = "deephar_perception"
 WARNING_PERIOD_S = 5.0
+QOS_REFRESH_PERIOD_S = 1.0  # how often qos_reliability auto looks at the camera's publishers again
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 Message = Image | CompressedImage | CameraInfo
 Converted = TypeVar("Converted")
@@ -76,13 +83,14 @@ class _Frame:
     received: float  # time.monotonic() when the image arrived
 
 
-def camera_qos(parameters: PerceptionParameters) -> QoSProfile:
-    """Sensor-data QoS (keep last, volatile) with the configured reliability and depth."""
-    reliability = (
-        ReliabilityPolicy.RELIABLE
-        if parameters.qos_reliability == "reliable"
-        else ReliabilityPolicy.BEST_EFFORT
-    )
+def camera_qos(parameters: PerceptionParameters, reliability: ReliabilityPolicy | None = None) -> QoSProfile:
+    """Sensor-data QoS (keep last, volatile) with the configured reliability (or the one given) and depth."""
+    if reliability is None:
+        reliability = (
+            ReliabilityPolicy.RELIABLE
+            if parameters.qos_reliability == "reliable"
+            else ReliabilityPolicy.BEST_EFFORT
+        )
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
         depth=parameters.qos_depth,
@@ -113,6 +121,8 @@ def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> P
         clip_stride=parameters.clip_stride or None,
         smoothing=parameters.smoothing,
         track_timeout_s=parameters.track_timeout,
+        crop_source=parameters.crop_source,
+        detect_every_n_frames=parameters.detect_every_n_frames,
     )
     return Pipeline(engine, config)
 
@@ -138,8 +148,13 @@ class PerceptionNode(Node):
         self._last_header: Header | None = None
         self._last_warning: dict[str, float] = {}
         self._reported_counts: dict[str, int] = {}
+        self._reported_lost = 0
+        self._lost_frames = LostFrameCounter()
+        self.enable_switch = EnableSwitch()
+        self._paused = False  # the last image arrived while disabled
         self._create_publishers()
         self._create_subscriptions()
+        self.create_service(SetBool, "~/enable", self.enable_switch.on_set_bool)
         self.create_timer(self.parameters.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="deephar_inference", daemon=True)
         self._worker.start()
@@ -163,9 +178,11 @@ class PerceptionNode(Node):
             else None
         )
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._standard = StandardOutputs(self, self.parameters, OUTPUT_QOS, self.min_joint_confidence)
 
     def _create_subscriptions(self) -> None:
         qos = camera_qos(self.parameters)
+        auto = self.parameters.qos_reliability == "auto"
         self._pairer: ApproximateTimePairer[tuple[Header, np.ndarray, float], np.ndarray] = (
             ApproximateTimePairer(self.parameters.depth_slop)
         )
@@ -175,7 +192,13 @@ class PerceptionNode(Node):
         else:
             colour_type, colour_topic = Image, "image"
             self._to_rgb = image_to_rgb
+        self._matched: list[MatchedSubscription] = []
         if self.parameters.use_depth and ApproximateTimeSynchronizer is not None:
+            if auto:  # message_filters owns these subscriptions: the publishers are judged once, now
+                found = self.get_publishers_info_by_topic(self.resolve_topic_name(colour_topic))
+                qos = camera_qos(
+                    self.parameters, matching_reliability([i.qos_profile.reliability for i in found])
+                )
             self._synchroniser = ApproximateTimeSynchronizer(
                 [
                     MessageFilterSubscriber(self, colour_type, colour_topic, qos_profile=qos),
@@ -186,10 +209,25 @@ class PerceptionNode(Node):
             )
             self._synchroniser.registerCallback(self._on_colour_and_depth)
         else:
-            self.create_subscription(colour_type, colour_topic, self._on_colour, qos)
+            self._matched.append(
+                MatchedSubscription(self, colour_type, colour_topic, self._on_colour, qos, auto)
+            )
             if self.parameters.use_depth:
-                self.create_subscription(Image, "depth", self._on_depth, qos)
-        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
+                self._matched.append(MatchedSubscription(self, Image, "depth", self._on_depth, qos, auto))
+        self._matched.append(
+            MatchedSubscription(self, CameraInfo, "camera_info", self._on_camera_info, qos, auto)
+        )
+        if auto:
+            self.create_timer(QOS_REFRESH_PERIOD_S, self._refresh_subscriptions)
+
+    def _refresh_subscriptions(self) -> None:
+        """qos_reliability auto: follow the publishers' reliability when they change."""
+        for subscription in self._matched:
+            if subscription.refresh():
+                reliability = subscription.reliability.name.lower()
+                self.get_logger().info(
+                    f"{subscription.topic}: publishers changed, now subscribed {reliability}"
+                )
 
     def destroy_node(self) -> None:
         """Stop the worker before the publishers it uses go away."""
@@ -200,8 +238,23 @@ class PerceptionNode(Node):
 
     # Callbacks: convert, validate, hand over. Nothing slow runs here.
 
-    def _on_colour(self, msg: Image | CompressedImage) -> None:
+    def _accept(self, header: Header) -> bool:
+        """Count an arriving image, and the frames lost before it; False while disabled (~/enable)."""
+        if not self.enable_switch.enabled:
+            self._paused = True
+            return False
+        if self._paused:  # the gap of the pause is no loss
+            self._paused = False
+            self._lost_frames = LostFrameCounter()
         self.stats.frame_received()
+        lost = self._lost_frames.add(time_to_ns(header.stamp))
+        if lost:
+            self.stats.frames_lost(lost)
+        return True
+
+    def _on_colour(self, msg: Image | CompressedImage) -> None:
+        if not self._accept(msg.header):
+            return
         received = time.monotonic()
         image = self._convert(self._to_rgb, msg, "image")
         if image is None:
@@ -229,7 +282,8 @@ class PerceptionNode(Node):
 
     def _on_colour_and_depth(self, colour: Image | CompressedImage, depth_msg: Image) -> None:
         """A pair from message_filters' ApproximateTimeSynchronizer (ROS installs that have it)."""
-        self.stats.frame_received()
+        if not self._accept(colour.header):
+            return
         received = time.monotonic()
         image = self._convert(self._to_rgb, colour, "image")
         depth = None if image is None else self._convert(depth_to_metres, depth_msg, "depth")
@@ -298,6 +352,7 @@ class PerceptionNode(Node):
         step = self.stream.camera_silent()
         for notice in step.notices:
             self._notice(notice)
+        self._standard.retire(step.result.retired_track_ids)
         if step.result.retired_track_ids and self._last_header is not None:
             self._markers.publish(
                 frame_markers(
@@ -331,6 +386,7 @@ class PerceptionNode(Node):
         )
         if markers.markers:
             self._markers.publish(markers)
+        self._standard.publish(result, header)
         if self._debug_image is not None:
             banner = weights_banner(self.engine.random_weights)
             annotated = draw_result(image, result, self.bones, banner, self.min_joint_confidence)
@@ -345,8 +401,17 @@ class PerceptionNode(Node):
             if count > self._reported_counts.get(key, 0)
         ]
         self._reported_counts = counts
-        if self.stats.received == 0:
+        if not self.enable_switch.enabled:
+            warnings.append("disabled through ~/enable: images are ignored")
+        elif self.stats.received == 0:
             warnings.append(f"no image received on {self.resolve_topic_name('image')}")
+        if self.stats.lost > self._reported_lost:
+            warnings.append(
+                f"frames_lost: {self.stats.lost - self._reported_lost} new (gaps in the camera's stamps: "
+                "try qos_reliability reliable)"
+            )
+            self._reported_lost = self.stats.lost
+        self.stats.set_setting("enabled", str(self.enable_switch.enabled).lower())
         if self.engine.random_weights:
             warnings.append("random weights: every output is meaningless")
         if self.stream.clip_stride is not None:

@@ -44,13 +44,13 @@ def _skeleton(person: PersonEstimate, header: Header, width: int, height: int) -
         positions=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in joints_3d],
         pixels=[Point(x=float(u), y=float(v), z=0.0) for u, v in joints_2d],
         confidences=[float(c) for c in np.asarray(person.confidences, dtype=np.float64)],
-        bounding_box=_region(person.box, width, height),
+        bounding_box=region_of_interest(person.box, width, height),
         detection_score=float(person.box.score),
         depth_source=int(person.depth_source),
     )
 
 
-def _region(box: Box, width: int, height: int) -> RegionOfInterest:
+def region_of_interest(box: Box, width: int, height: int) -> RegionOfInterest:
     """The box clipped to the image, as the whole pixels RegionOfInterest holds."""
     x0 = int(np.clip(np.floor(box.x0), 0, width))
     y0 = int(np.clip(np.floor(box.y0), 0, height))

@@ -1,0 +1,87 @@
+"""Gives a venv the ament layout that colcon's install space has, for `ros2 run` and `ros2 launch`.
+
+    python scripts/install_ament_layout.py [--prefix PREFIX]      (default: this Python's sys.prefix)
+
+pip's editable install (scripts/setup.sh) installs no data_files, so this writes them itself:
+  - share/ament_index/resource_index/packages/deephar_ros, the marker ament_index looks for;
+  - share/deephar_ros/package.xml, a copy;
+  - share/deephar_ros/{launch,config,rviz,model}, symlinks to the repository's folders (like colcon's
+    --symlink-install: edits show without a re-install, as the editable sources do);
+  - lib/deephar_ros/{perception_node,demo_source}, nodes/ with this Python in the shebang, so
+    `ros2 run` started from a system ROS shell still runs the venv's interpreter.
+Idempotent: what is already right is left alone; a file or folder in the way is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+PACKAGE = "deephar_ros"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARE_FOLDERS = ("launch", "config", "rviz", "model")
+EXECUTABLES = ("perception_node", "demo_source")
+
+
+def _write_if_changed(path: Path, text: str, mode: int) -> None:
+    if path.is_symlink() or path.is_dir():
+        _remove(path)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    path.chmod(mode)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _link(path: Path, target: Path) -> None:
+    if path.is_symlink() and path.readlink() == target:
+        return
+    if path.exists() or path.is_symlink():
+        _remove(path)
+    path.symlink_to(target, target_is_directory=True)
+
+
+def executable_text(node: str, interpreter: str) -> str:
+    """nodes/<node> with its `#!/usr/bin/env python3` line replaced by interpreter."""
+    lines = (REPO_ROOT / "nodes" / node).read_text().splitlines(keepends=True)
+    return f"#!{interpreter}\n" + "".join(lines[1:])
+
+
+def install_layout(prefix: Path, interpreter: str = sys.executable) -> list[Path]:
+    """Write the layout under prefix; the paths it consists of."""
+    share = prefix / "share" / PACKAGE
+    lib = prefix / "lib" / PACKAGE
+    marker = prefix / "share" / "ament_index" / "resource_index" / "packages" / PACKAGE
+    for folder in (share, lib, marker.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    _write_if_changed(marker, "", 0o644)
+    _write_if_changed(share / "package.xml", (REPO_ROOT / "package.xml").read_text(), 0o644)
+    for folder in SHARE_FOLDERS:
+        _link(share / folder, REPO_ROOT / folder)
+    for node in EXECUTABLES:
+        _write_if_changed(lib / node, executable_text(node, interpreter), 0o755)
+    return [
+        marker,
+        share / "package.xml",
+        *(share / f for f in SHARE_FOLDERS),
+        *(lib / n for n in EXECUTABLES),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prefix", type=Path, default=Path(sys.prefix), help="install prefix (a venv)")
+    args = parser.parse_args(argv)
+    install_layout(args.prefix.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

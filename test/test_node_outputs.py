@@ -1,0 +1,104 @@
+"""The node's newer outputs and switches over loopback: QoS that follows the camera, ~/enable, lost
+frames on /diagnostics, the REP-155 per-body topics, all markers drawn on random weights."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from node_rig import Loopback
+from rclpy.qos import ReliabilityPolicy
+from std_msgs.msg import Header
+from std_srvs.srv import SetBool
+from visualization_msgs.msg import Marker
+
+from deephar_ros.ros.image_conversion import rgb_to_image
+from deephar_ros.ros.qos_matching import matching_reliability
+from deephar_ros.ros.result_messages import ns_to_time
+
+FRAME = np.random.default_rng(5).integers(0, 256, size=(48, 64, 3), dtype=np.uint8)
+FRAME_NS = 33_333_333
+PATIENT_TIMEOUT_S = 60.0
+
+
+@pytest.fixture
+def rig_factory(rclpy_module_context):
+    rigs: list[Loopback] = []
+    names = itertools.count()
+
+    def build(**overrides) -> Loopback:
+        parameters = {"track_timeout": PATIENT_TIMEOUT_S, "diagnostics_period": 0.2} | overrides
+        rigs.append(Loopback(rclpy_module_context, FRAME, namespace=f"/outputs_{next(names)}", **parameters))
+        return rigs[-1]
+
+    yield build
+    for rig in rigs:
+        rig.close()
+
+
+def test_matching_reliability_receives_all_and_matches_all():
+    reliable, best_effort = ReliabilityPolicy.RELIABLE, ReliabilityPolicy.BEST_EFFORT
+    assert matching_reliability([]) == best_effort  # nobody publishes yet: match whoever comes
+    assert matching_reliability([reliable, reliable]) == reliable
+    assert matching_reliability([reliable, best_effort]) == best_effort  # a reliable reader would miss one
+
+
+def test_auto_qos_follows_a_reliable_camera_that_starts_after_the_node(rig_factory):
+    rig = rig_factory(qos_reliability="auto")
+    colour = rig.node._matched[0]
+    # The rig's camera peer (reliable writers) came up after the node had subscribed best effort.
+    rig.spin_until(lambda: colour.reliability == ReliabilityPolicy.RELIABLE)
+    rig.spin_until(lambda: rig.peer.image_out.get_subscription_count() > 0)
+    assert len(rig.answer_for(rig.publish(1_000 * 10**9)).skeletons) == 1
+
+
+def test_enable_switch_pauses_and_resumes_the_node(rig_factory):
+    rig = rig_factory()
+    client = rig.peer.create_client(SetBool, rig.node.resolve_service_name("~/enable"))
+    rig.spin_until(client.service_is_ready)
+
+    def call(data: bool) -> SetBool.Response:
+        future = client.call_async(SetBool.Request(data=data))
+        rig.spin_until(future.done)
+        return future.result()
+
+    rig.answer_for(rig.publish(2_000 * 10**9))
+    received = rig.node.stats.received
+    assert call(False).message == "disabled" and call(False).message == "already disabled"
+    ignored = rig.publish(2_000 * 10**9 + FRAME_NS)
+    rig.spin_until(lambda: rig.peer.last_diagnostics().get("enabled") == "false")
+    assert rig.node.stats.received == received
+    assert all(m.header.stamp != ignored.stamp for m in rig.received["skeletons"])
+    assert call(True).message == "enabled"
+    assert len(rig.answer_for(rig.publish(2_001 * 10**9)).skeletons) == 1
+    assert rig.node.stats.lost == 0  # the pause was no loss
+
+
+def test_lost_frames_are_counted_from_gaps_in_the_stamps(rig_factory):
+    rig = rig_factory()
+    node = rig.node
+    stamps = [3_000 * 10**9 + k * FRAME_NS for k in range(31)]  # 30 intervals: the camera's rate known
+    stamps += [stamps[-1] + 4 * FRAME_NS]  # three frames lost on the wire
+    for stamp in stamps:  # straight into the callback: what arrives is what this test decides
+        node._on_colour(rgb_to_image(FRAME, Header(stamp=ns_to_time(stamp), frame_id="camera")))
+    assert node.stats.lost == 3
+    rig.spin_until(lambda: rig.peer.last_diagnostics().get("frames_lost") == "3")
+
+
+def test_rep155_body_topics_and_markers_of_every_joint_on_random_weights(rig_factory):
+    rig = rig_factory(publish_humans=True, publish_joint_states=True)
+    answer = rig.answer_for(rig.publish(4_000 * 10**9))
+    (skeleton,) = answer.skeletons
+    body = f"/humans/bodies/b{skeleton.track_id}"
+    wanted = {
+        f"{body}/roi": ["sensor_msgs/msg/RegionOfInterest"],
+        f"{body}/joint_states": ["sensor_msgs/msg/JointState"],
+    }
+    # The ROS graph learns of new publishers asynchronously: wait until it lists both.
+    rig.spin_until(lambda: wanted.items() <= dict(rig.node.get_topic_names_and_types()).items())
+    # Random weights give confidences near 0: every joint is still drawn, or RViz would show nothing.
+    assert max(skeleton.confidences) < 0.2 == rig.node.parameters.min_joint_confidence
+    rig.spin_until(lambda: any(m.action == Marker.ADD for a in rig.received["markers"] for m in a.markers))
+    joints = [m for a in rig.received["markers"] for m in a.markers if m.ns == "joints"]
+    assert len(joints[-1].points) == len(skeleton.joint_names)
