@@ -68,8 +68,8 @@ setup(
     entry_points={
         "console_scripts": [
             "deephar-ros=deephar_ros.cli:main",
-            "perception_node=deephar_ros.ros.perception_node:main",
-            "demo_source=deephar_ros.ros.demo_source:main",
+            "perception_node=deephar_ros.ros.executables:perception_node",
+            "demo_source=deephar_ros.ros.executables:demo_source",
         ],
     },
 )

@@ -1,4 +1,4 @@
-"""Per-track clips of per-frame network features for the action branch, and score averaging.
+"""Per-track clips of per-frame network features for the action branch, and score combination.
 
 The authors build NTU clips from videos first subsampled by 2 (deephar/data/ntu.py
 `video_subsample = 2`) then by `ntu_dataconf.fixed_subsampling = 4`: every 8th frame of NTU's
@@ -8,7 +8,20 @@ The authors build NTU clips from videos first subsampled by 2 (deephar/data/ntu.
 
 Each track keeps a ring of its last T sampled feature vectors. Once full, a clip is due when a new
 sample arrived and at least `run_every_n_frames` frames of that track have passed since its last
-clip; the scores shown are the mean of its last `average_clips` clips' scores.
+clip; the scores shown combine its last `average_clips` clips' scores (see `SCORINGS`).
+
+How the authors score a video (exp/common/ntu_tools.py and exp/common/penn_tools.py
+`eval_multiclip_dataset`, called by exp/ntu/eval_ntu_multitask.py:90 and
+exp/pennaction/eval_penn_multitask.py:100):
+- Clips start every int(T/2) + (s - 1) frames, s the clip stride (deephar/data/ntu.py:308,
+  deephar/data/pennaction.py:219): 7 frames of NTU's 15 fps video (14 at 30 fps, 1.75 samples),
+  9 of Penn's (1.5 samples), so consecutive clips share most of their frames. `authors_clip_step`.
+- Every clip is run twice, as is and with every frame's crop mirrored left-right
+  (ntu_tools.py:94-97, ntu.py:226-227; penn_tools.py:115-118, pennaction.py:160-161): the whole
+  network runs on the mirrored crops, nothing is un-mirrored before the action head.
+- The video's scores are the product of the softmax scores of all its clips, both passes
+  (ntu_tools.py:115, penn_tools.py:127, starting from ones at ntu_tools.py:69 and penn_tools.py:100),
+  and only the arg max is used (ntu_tools.py:141, penn_tools.py:153).
 """
 
 from __future__ import annotations
@@ -22,6 +35,11 @@ from deephar_ros.results import ActionEstimate
 
 AUTHORS_CLIP_STRIDE = {"ntu60": 8, "penn_action": 6}
 AUTHORS_VIDEO_FPS = 30.0
+# Frames of the 30 fps video per frame of the video the authors cut clips from (ntu.py:12).
+AUTHORS_VIDEO_SUBSAMPLE = {"ntu60": 2, "penn_action": 1}
+SCORINGS = ("mean", "authors")
+# A softmax score that underflowed to zero ranks below every nonzero one, without log(0).
+MIN_SCORE = np.finfo(np.float64).tiny
 
 
 def authors_clip_stride(label_set: str, fps: float | None = None) -> int:
@@ -36,6 +54,24 @@ def authors_clip_stride(label_set: str, fps: float | None = None) -> int:
     return max(1, round(stride * fps / AUTHORS_VIDEO_FPS))
 
 
+def authors_clip_step(label_set: str, num_frames: int, fps: float | None = None) -> int:
+    """Frames between the starts of the authors' test clips (for `run_every_n_frames`).
+
+    int(T/2) + stride - 1 frames of the video they cut clips from, whose stride is the 30 fps one
+    over its own subsampling (NTU: 4 + 3 = 7 frames at 15 fps, i.e. 14 at 30 fps; Penn: 9).
+    As `run_every_n_frames` it runs a clip every `step` frames on the samples taken so far, so a
+    clip's content moves on by whole strides, `step` frames on average.
+    """
+    stride = authors_clip_stride(label_set)
+    subsample = AUTHORS_VIDEO_SUBSAMPLE[label_set]
+    step = (num_frames // 2 + stride // subsample - 1) * subsample
+    if fps is None:
+        return step
+    if not fps > 0:
+        raise ValueError(f"frame rate must be positive, got {fps}")
+    return max(1, round(step * fps / AUTHORS_VIDEO_FPS))
+
+
 @dataclass
 class DueClip:
     """A full clip ready for the action branch."""
@@ -44,22 +80,47 @@ class DueClip:
     features: np.ndarray  # (T, K), oldest first
     start_ns: int  # stamp of the oldest frame
     end_ns: int  # stamp of the newest frame
+    mirrored_features: np.ndarray | None = None  # (T, K) of the mirrored crops, with `mirrored`
 
 
 @dataclass
 class _TrackClip:
     ring: np.ndarray  # (T, K)
     stamps_ns: np.ndarray  # (T,) int64
+    mirror_ring: np.ndarray | None = None  # (T, K) with `mirrored`
     count: int = 0  # samples written so far
     frames_seen: int = 0
     frames_at_last_clip: int | None = None
     samples_at_last_clip: int = 0
-    recent_scores: deque = field(default_factory=deque)
+    recent_scores: deque = field(default_factory=deque)  # (passes, A) per clip
     latest: ActionEstimate | None = None
 
 
+def combine_scores(scores: np.ndarray, scoring: str) -> np.ndarray:
+    """(N, A) softmax score vectors -> one (A,) distribution.
+
+    "mean" averages them; "authors" multiplies them as the authors do over a video, summing logs
+    (so many clips cannot underflow) and renormalising so the result still reads as probabilities.
+    """
+    if scoring == "mean":
+        return scores.mean(axis=0)
+    logs = np.log(np.maximum(scores, MIN_SCORE)).sum(axis=0)
+    product = np.exp(logs - logs.max())
+    return product / product.sum()
+
+
 class ActionClipBuffers:
-    """Clip rings and action scores for every live track."""
+    """Clip rings and action scores for every live track.
+
+    `scoring` "mean" averages the last `average_clips` clips' scores; "authors" takes their
+    normalised product. The authors multiply over a whole trimmed video, which a live stream does
+    not have: an unbounded product would never let go of an old action, so the product runs over
+    the same sliding window of `average_clips` clips. With `run_every_n_frames = authors_clip_step`
+    the default 3 clips (14 and 9 frames apart at 30 fps) span about 3.1 s (NTU) or 2.2 s (Penn),
+    about one short action.
+    `mirrored` takes a second feature stream from the mirrored crops, and a second score vector per
+    clip, both of which count in the window, as in the authors' test.
+    """
 
     def __init__(
         self,
@@ -69,25 +130,37 @@ class ActionClipBuffers:
         label_set: str,
         run_every_n_frames: int = 1,
         average_clips: int = 3,
+        scoring: str = "mean",
+        mirrored: bool = False,
     ) -> None:
         if num_frames < 1 or stride < 1 or run_every_n_frames < 1 or average_clips < 1:
             raise ValueError("clip length, stride, run rate and averaging must all be >= 1")
+        if scoring not in SCORINGS:
+            raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
         self.num_frames = num_frames
         self.stride = stride
         self.labels = list(labels)
         self.label_set = label_set
         self.run_every_n_frames = run_every_n_frames
         self.average_clips = average_clips
+        self.scoring = scoring
+        self.mirrored = mirrored
         self.tracks: dict[int, _TrackClip] = {}
 
-    def add(self, track_id: int, features: np.ndarray, stamp_ns: int) -> bool:
+    def add(
+        self, track_id: int, features: np.ndarray, stamp_ns: int, mirrored_features: np.ndarray | None = None
+    ) -> bool:
         """Offer a track's per-frame features; True when this frame was sampled into its clip."""
+        if (mirrored_features is not None) != self.mirrored:
+            need = "need" if self.mirrored else "take no"
+            raise ValueError(f"these buffers {need} mirrored features (mirrored={self.mirrored})")
         features = np.asarray(features, dtype=np.float32).ravel()
         clip = self.tracks.get(track_id)
         if clip is None or clip.ring.shape[1] != features.size:
             clip = _TrackClip(
                 ring=np.zeros((self.num_frames, features.size), np.float32),
                 stamps_ns=np.zeros(self.num_frames, np.int64),
+                mirror_ring=np.zeros((self.num_frames, features.size), np.float32) if self.mirrored else None,
                 recent_scores=deque(maxlen=self.average_clips),
             )
             self.tracks[track_id] = clip
@@ -97,6 +170,8 @@ class ActionClipBuffers:
             slot = clip.count % self.num_frames
             clip.ring[slot] = features
             clip.stamps_ns[slot] = stamp_ns
+            if clip.mirror_ring is not None:
+                clip.mirror_ring[slot] = np.asarray(mirrored_features, dtype=np.float32).ravel()
             clip.count += 1
         return sampled
 
@@ -113,21 +188,29 @@ class ActionClipBuffers:
                 continue
             order = (np.arange(self.num_frames) + clip.count) % self.num_frames
             start_ns, end_ns = int(clip.stamps_ns[order[0]]), int(clip.stamps_ns[order[-1]])
-            due.append(DueClip(track_id, clip.ring[order].copy(), start_ns, end_ns))
+            mirrored = None if clip.mirror_ring is None else clip.mirror_ring[order].copy()
+            due.append(DueClip(track_id, clip.ring[order].copy(), start_ns, end_ns, mirrored))
         return due
 
-    def record_scores(self, clip: DueClip, scores: np.ndarray) -> ActionEstimate:
-        """Store one clip's softmax scores; the track's estimate averages its recent clips."""
-        scores = np.asarray(scores, dtype=np.float64).ravel()
-        if scores.size != len(self.labels):
-            raise ValueError(f"{scores.size} action scores for {len(self.labels)} labels ({self.label_set})")
+    def record_scores(
+        self, clip: DueClip, scores: np.ndarray, mirrored_scores: np.ndarray | None = None
+    ) -> ActionEstimate:
+        """Store one clip's softmax scores (and its mirrored pass's); the estimate combines recent clips."""
+        if (mirrored_scores is not None) != self.mirrored:
+            need = "need" if self.mirrored else "take no"
+            raise ValueError(f"these buffers {need} mirrored scores (mirrored={self.mirrored})")
+        passes = [scores] if mirrored_scores is None else [scores, mirrored_scores]
+        passes = [np.asarray(p, dtype=np.float64).ravel() for p in passes]
+        for p in passes:
+            if p.size != len(self.labels):
+                raise ValueError(f"{p.size} action scores for {len(self.labels)} labels ({self.label_set})")
         state = self.tracks[clip.track_id]
         state.frames_at_last_clip = state.frames_seen
         state.samples_at_last_clip = state.count
-        state.recent_scores.append(scores)
+        state.recent_scores.append(np.stack(passes))
         state.latest = ActionEstimate(
             track_id=clip.track_id,
-            scores=np.mean(state.recent_scores, axis=0),
+            scores=combine_scores(np.concatenate(state.recent_scores), self.scoring),
             labels=self.labels,
             label_set=self.label_set,
             clip_start_ns=clip.start_ns,
@@ -137,7 +220,7 @@ class ActionClipBuffers:
         return state.latest
 
     def latest(self, track_id: int) -> ActionEstimate | None:
-        """The newest averaged estimate of a track, if it has had a full clip."""
+        """The newest combined estimate of a track, if it has had a full clip."""
         clip = self.tracks.get(track_id)
         return None if clip is None else clip.latest
 

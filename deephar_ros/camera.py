@@ -70,7 +70,7 @@ class CameraIntrinsics:
             fov = math.degrees(2 * math.atan(size / (2 * focal)))
             if not MIN_FIELD_OF_VIEW_DEG <= fov <= MAX_FIELD_OF_VIEW_DEG:
                 raise ValueError(
-                    f"{axis} field of view {fov:.3g} degrees (focal length {focal:g} px over {size} px) is "
+                    f"{axis} field of view {fov:.4g} degrees (focal length {focal:g} px over {size} px) is "
                     f"outside {MIN_FIELD_OF_VIEW_DEG:g} to {MAX_FIELD_OF_VIEW_DEG:g} degrees"
                 )
         if self.distortion is not None:
@@ -113,6 +113,8 @@ class CameraIntrinsics:
             raise ValueError("K is all zero: the camera is not calibrated")
         if tuple(k[6:]) != (0.0, 0.0, 1.0):
             raise ValueError(f"K's last row must be 0 0 1, got {k[6]:g} {k[7]:g} {k[8]:g}")
+        if width <= 0 or height <= 0:
+            raise ValueError(f"image size must be positive, got {width}x{height}")
         binning_x, binning_y = (max(int(b), 1) for b in binning)
         x_offset, y_offset, roi_width, roi_height = (int(v) for v in roi)
         if (x_offset, y_offset, roi_width, roi_height) == (0, 0, 0, 0):

@@ -2,7 +2,8 @@
 
 The authors crop a square window centred on the person, 1.5 times the person's larger side
 (deephar/utils/bbox.py `relsize_std`, `get_valid_bbox(..., square=True)`), with a 32 px minimum
-(deephar/data/*.py), pad outside the image with black, and resize it to 256x256.
+(deephar/data/*.py), pad outside the image with black, and resize it to 256x256 with PIL's
+bilinear filter, which antialiases when it downscales (deephar/utils/transform.py `T.resize`).
 
 Coordinates: image pixels (u, v) have pixel centres on integers (OpenCV, sensor_msgs/CameraInfo).
 The network's x, y are crop-normalised in [0, 1]: 0 is the crop's left/top edge and 1 its
@@ -12,6 +13,7 @@ other, so `warp_crops` and `crop_to_image` are exact inverses of each other.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -62,9 +64,16 @@ def crop_window(box: Box, margin: float = AUTHORS_CROP_MARGIN) -> CropWindow:
 
 
 def warp_crops(image: np.ndarray, windows: list[CropWindow], crop_size: int = CROP_SIZE) -> np.ndarray:
-    """Cut every window out of an (H, W, 3) uint8 image: (B, crop_size, crop_size, 3) uint8."""
+    """Cut every window out of an (H, W, 3) uint8 image: (B, crop_size, crop_size, 3) uint8.
+
+    Downscaled windows are low-passed first (see `_antialiased_warp`), as the authors' PIL resize
+    does; plain bilinear would alias fine texture into the crops the network never saw in training.
+    """
     crops = np.zeros((len(windows), crop_size, crop_size, 3), dtype=np.uint8)
     for crop, window in zip(crops, windows, strict=True):
+        if window.size > crop_size:
+            crop[...] = _antialiased_warp(image, window, crop_size)
+            continue
         cv2.warpAffine(
             image,
             window.warp_matrix(crop_size),
@@ -75,6 +84,52 @@ def warp_crops(image: np.ndarray, windows: list[CropWindow], crop_size: int = CR
             borderValue=(0, 0, 0),
         )
     return crops
+
+
+def tent_kernel(scale: float) -> np.ndarray:
+    """Taps of a tent of radius `scale` source pixels at integer offsets, summing to one.
+
+    PIL's bilinear resize widens its triangle filter by the downscale factor, so each crop pixel
+    averages the source pixels within `scale` of its centre, nearer ones weighing more.
+    """
+    reach = math.ceil(scale) - 1
+    taps = 1.0 - np.abs(np.arange(-reach, reach + 1)) / scale
+    return (taps / taps.sum()).astype(np.float32)
+
+
+def _antialiased_warp(image: np.ndarray, window: CropWindow, crop_size: int) -> np.ndarray:
+    """Low-pass the source around a downscaled window with the scale's tent, then warp it bilinearly.
+
+    Only the window's overlap with the image, grown by the filter's reach, is filtered: outside the
+    image stays black, as the authors pad, and a window far larger than the image costs no more
+    than the image itself.
+    """
+    height, width = image.shape[:2]
+    scale = window.size / crop_size
+    margin = math.ceil(scale) + 1  # the tent's reach plus the bilinear neighbour
+    x0 = max(math.floor(window.left) - margin, -margin)
+    y0 = max(math.floor(window.top) - margin, -margin)
+    x1 = min(math.ceil(window.left + window.size) + margin, width + margin)
+    y1 = min(math.ceil(window.top + window.size) + margin, height + margin)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if sx1 <= sx0 or sy1 <= sy0:  # the window sees none of the image
+        return np.zeros((crop_size, crop_size, 3), np.uint8)
+    region = cv2.copyMakeBorder(
+        image[sy0:sy1, sx0:sx1], sy0 - y0, y1 - sy1, sx0 - x0, x1 - sx1, cv2.BORDER_CONSTANT, value=(0, 0, 0)
+    )
+    taps = tent_kernel(scale)
+    blurred = cv2.sepFilter2D(region, cv2.CV_32F, taps, taps, borderType=cv2.BORDER_CONSTANT)
+    matrix = window.warp_matrix(crop_size)
+    matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)  # region pixels -> crop pixels
+    crop = cv2.warpAffine(
+        blurred,
+        matrix,
+        (crop_size, crop_size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
+    return np.clip(np.rint(crop), 0, 255).astype(np.uint8)
 
 
 def crop_to_image(points: np.ndarray, window: CropWindow) -> np.ndarray:

@@ -10,6 +10,7 @@ moving statistics and those frozen soft-argmax constants at their Keras shapes; 
 give 12,834,928 (NTU) and 20,541,416 (Penn).
 
 Converted models are cached as our own checkpoint (.pt: config + state dict), which loads fast.
+Either kind of file holding a NaN or infinite weight is refused: it would load and output NaN.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -132,12 +134,12 @@ def _layer_weights(root: h5py.Group, layer_name: str) -> dict[str, h5py.Dataset]
     return weights
 
 
-def keras_state_dict(path: str | os.PathLike, model: SPNet) -> dict[str, torch.Tensor]:
-    """Read a Keras weights file into a state dict for `model`; refuse a file that does not fit it."""
-    path = Path(path)
+def _read_keras_layers(path: Path, model: SPNet) -> Iterator[tuple[nn.Module, dict[str, np.ndarray]]]:
+    """Each Keras layer `model` needs and its arrays, once checked: present, of the right shape, finite.
+
+    Non-finite weights would load silently and turn every output (every skeleton) into NaN.
+    """
     config_name = model.config.name
-    state = model.state_dict()
-    prefixes = _module_prefixes(model)
     try:
         with h5py.File(path, "r") as file:
             root = file.get("model_weights", file)
@@ -148,6 +150,7 @@ def keras_state_dict(path: str | os.PathLike, model: SPNet) -> dict[str, torch.T
                         f"(a file of another model or preset?)"
                     )
                 weights = _layer_weights(root, layer_name)
+                arrays = {}
                 for suffix, shape in keras_weight_shapes(layer_name, module).items():
                     if suffix not in weights:
                         raise WeightsFileError(f"{path}: layer {layer_name!r} has no weight {suffix!r}")
@@ -157,21 +160,49 @@ def keras_state_dict(path: str | os.PathLike, model: SPNet) -> dict[str, torch.T
                             f"{tuple(weights[suffix].shape)}, config {config_name!r} expects {shape} "
                             f"(a file of another model or preset?)"
                         )
+                    array = weights[suffix][()]
+                    non_finite = array.size - np.count_nonzero(np.isfinite(array))
+                    if non_finite:
+                        raise WeightsFileError(
+                            f"{path}: layer {layer_name!r} weight {suffix!r} holds {non_finite} NaN or "
+                            "infinite values (a corrupt file?)"
+                        )
+                    arrays[suffix] = array
                 if isinstance(module, SoftArgmax2d):
-                    _check_soft_argmax(path, layer_name, module, weights)
-                    continue
-                for suffix, key in _torch_tensors(module, prefixes[id(module)]).items():
-                    state[key] = _keras_to_torch(weights[suffix][()], suffix)
+                    _check_soft_argmax(path, layer_name, module, arrays)
+                yield module, arrays
     except (OSError, KeyError) as error:
         raise WeightsFileError(
             f"cannot read Keras weights file {path} (truncated or corrupt?): {error}"
         ) from error
+
+
+def keras_state_dict(path: str | os.PathLike, model: SPNet) -> dict[str, torch.Tensor]:
+    """Read a Keras weights file into a state dict for `model`; refuse a file that does not fit it."""
+    state = model.state_dict()
+    prefixes = _module_prefixes(model)
+    for module, arrays in _read_keras_layers(Path(path), model):
+        if isinstance(module, SoftArgmax2d):
+            continue  # checked constants: SPNet rebuilds them as buffers
+        for suffix, key in _torch_tensors(module, prefixes[id(module)]).items():
+            state[key] = _keras_to_torch(arrays[suffix], suffix)
     return state
 
 
-def _check_soft_argmax(path: Path, layer_name: str, module: SoftArgmax2d, weights: dict) -> None:
+def check_keras_file(path: str | os.PathLike, config: SPNetConfig) -> None:
+    """Refuse a Keras file that `load_model` would refuse for `config`, without converting it.
+
+    For downloads: verified before they replace anything, at the cost of one read of the file.
+    """
+    for _ in _read_keras_layers(Path(path), SPNet(config)):
+        pass
+
+
+def _check_soft_argmax(
+    path: Path, layer_name: str, module: SoftArgmax2d, arrays: dict[str, np.ndarray]
+) -> None:
     for suffix, expected in _soft_argmax_constants(layer_name, module).items():
-        if np.abs(weights[suffix][()] - expected).max() > SOFT_ARGMAX_TOLERANCE:
+        if np.abs(arrays[suffix] - expected).max() > SOFT_ARGMAX_TOLERANCE:
             raise WeightsFileError(
                 f"{path}: frozen soft-argmax layer {layer_name!r} does not hold linspace 0..1"
             )
@@ -257,7 +288,15 @@ def load_checkpoint(path: str | os.PathLike, config: SPNetConfig) -> SPNet:
             f"checkpoint {path} was made for config {saved.name!r}, not {config.name!r} "
             f"(differs in {differences})"
         )
-    return model_from_state_dict(config, payload["state_dict"])
+    state = payload["state_dict"]
+    for key, tensor in state.items():
+        non_finite = tensor.numel() - int(torch.isfinite(tensor).sum())
+        if non_finite:  # they would load silently and turn every output into NaN
+            raise WeightsFileError(
+                f"checkpoint {path}: tensor {key!r} holds {non_finite} NaN or infinite values "
+                "(a corrupt file?)"
+            )
+    return model_from_state_dict(config, state)
 
 
 # ---- entry points -----------------------------------------------------------------------------------
@@ -322,6 +361,10 @@ def load_model(
     """Load SPNet from a Keras .h5/.hdf5 file (converted once, then cached) or our .pt checkpoint."""
     config = resolve_config(config)
     path = Path(path)
+    if path.is_dir():  # not "not found": it is there, but the file inside it was meant
+        raise WeightsFileError(
+            f"weights path {path} is a directory, not a file: name the .h5/.hdf5 or .pt file in it"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     suffix = path.suffix.lower()

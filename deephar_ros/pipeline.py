@@ -28,7 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from deephar_ros.action_buffer import ActionClipBuffers, authors_clip_stride
+from deephar_ros.action_buffer import SCORINGS, ActionClipBuffers, authors_clip_step, authors_clip_stride
 from deephar_ros.camera import (
     AUTHORS_DEPTH_SCALE,
     CameraIntrinsics,
@@ -86,7 +86,11 @@ class PipelineConfig:
     clip_stride: int | None = None  # frames between clip samples; None: the authors' for the label set
     frame_rate_hz: float | None = None  # camera rate that rescales the authors' 30 fps stride
     action_every_n_frames: int = 1  # run a full track's clip at most this often
-    average_clips: int = 3  # action scores are the mean of this many recent clips
+    average_clips: int = 3  # action scores combine this many recent clips
+    # "mean" of the recent clips' scores, or "authors": their product, clips every authors_clip_step
+    # frames (action_buffer.py says what the authors do and why a live stream keeps a window).
+    action_scoring: str = "mean"
+    mirrored_action_pass: bool = False  # the authors' second pass on mirrored crops (doubles the network)
     smoothing: bool = False  # One Euro filter on joints
     smoothing_min_cutoff_hz: float = 1.0
     smoothing_beta_px: float = 0.05
@@ -187,6 +191,8 @@ class Pipeline:
         )
         self.tracker = Tracker(timeout_s=self.config.track_timeout_s)
         self.actions: ActionClipBuffers | None = None
+        if self.config.action_scoring not in SCORINGS:
+            raise ValueError(f"action_scoring must be one of {SCORINGS}, got {self.config.action_scoring!r}")
         if net.num_actions:
             stride = self.config.clip_stride or authors_clip_stride(net.label_set, self.config.frame_rate_hz)
             self.actions = ActionClipBuffers(
@@ -194,8 +200,10 @@ class Pipeline:
                 stride=stride,
                 labels=load_labels(net.label_set),
                 label_set=net.label_set,
-                run_every_n_frames=self.config.action_every_n_frames,
+                run_every_n_frames=self._clip_step(self.config.frame_rate_hz),
                 average_clips=self.config.average_clips,
+                scoring=self.config.action_scoring,
+                mirrored=self.config.mirrored_action_pass,
             )
         self.filters: dict[int, tuple[OneEuroFilter, OneEuroFilter]] = {}
         self.last_stamp_ns: int | None = None
@@ -207,6 +215,13 @@ class Pipeline:
         self._frames_since_detection: int | None = None  # None: the detector must run on the next frame
         self.detector_runs = 0
 
+    def _clip_step(self, frame_rate_hz: float | None) -> int:
+        """Frames between two clips of a track: the authors' step with their scoring, else the config's."""
+        if self.config.action_scoring == "authors":
+            net = self.engine.config
+            return authors_clip_step(net.label_set, net.num_frames, frame_rate_hz)
+        return self.config.action_every_n_frames
+
     def set_frame_rate(self, frame_rate_hz: float) -> int | None:
         """Rescale the authors' clip stride to a measured camera rate; returns the stride in use.
 
@@ -214,6 +229,8 @@ class Pipeline:
         samples taken at the old stride would mix two spacings in one clip.
         """
         self.config.frame_rate_hz = frame_rate_hz
+        if self.actions is not None:
+            self.actions.run_every_n_frames = self._clip_step(frame_rate_hz)
         if self.actions is None or self.config.clip_stride:
             return None if self.actions is None else self.actions.stride
         stride = authors_clip_stride(self.actions.label_set, frame_rate_hz)
@@ -277,11 +294,11 @@ class Pipeline:
 
         windows = [crop_window(box, cfg.crop_margin) for box in people]
         crops = warp_crops(image, windows, CROP_SIZE)
-        if cfg.flip_tta:
+        if cfg.flip_tta or (cfg.mirrored_action_pass and self.actions is not None):
             crops = np.concatenate([crops, flip_crops(crops)])
         lap("crop")
 
-        poses, features = self._run_network(crops, len(people))
+        poses, features, mirrored_features = self._run_network(crops, len(people))
         lap("network")
 
         joints_2d, joints_3d, confidences, sources = self._lift(poses, windows, people, intrinsics, depth)
@@ -298,7 +315,7 @@ class Pipeline:
 
         if self.actions is not None:
             self.actions.drop(retired)
-            self._run_actions(ids, features, stamp_ns)
+            self._run_actions(ids, features, mirrored_features, stamp_ns)
         lap("action")
 
         result = FrameResult(
@@ -368,19 +385,28 @@ class Pipeline:
             else:
                 self.pose_boxes[track_id] = box
 
-    def _run_network(self, crops: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def _run_network(self, crops: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(poses, features, features of the mirrored crops or None) of the first `count` crops.
+
+        With mirrored crops after them in `crops`: flip TTA merges the poses, and the mirrored
+        features feed the authors' mirrored action pass, as they are (nothing un-mirrored).
+        """
         joints, dim = self.layout.num_joints, self.layout.dim
         if count == 0:
-            return np.zeros((0, joints, dim + 1), np.float32), np.zeros((0, 0), np.float32)
+            return np.zeros((0, joints, dim + 1), np.float32), np.zeros((0, 0), np.float32), None
         poses, features = self.engine.run_frames(crops)
         if poses.shape != (len(crops), joints, dim + 1) or len(features) != len(crops):
             raise RuntimeError(
                 f"engine returned poses {poses.shape} and features {features.shape} for {len(crops)} crops"
             )
+        if len(crops) == count:
+            return poses, features, None
         if self.config.flip_tta:
-            poses = merge_flipped_poses(poses[:count], poses[count:], self.layout.flip_map)
-            features = features[:count]
-        return poses, features
+            merged = merge_flipped_poses(poses[:count], poses[count:], self.layout.flip_map)
+        else:
+            merged = poses[:count]
+        mirrored = features[count:] if self.config.mirrored_action_pass else None
+        return merged, features[:count], mirrored
 
     def _lift(
         self,
@@ -428,12 +454,17 @@ class Pipeline:
             joints_3d[i] = filter_3d(joints_3d[i], stamp_ns)
         return joints_2d, joints_3d
 
-    def _run_actions(self, ids: list[int], features: np.ndarray, stamp_ns: int) -> None:
+    def _run_actions(
+        self, ids: list[int], features: np.ndarray, mirrored: np.ndarray | None, stamp_ns: int
+    ) -> None:
         for i, track_id in enumerate(ids):
-            self.actions.add(track_id, features[i], stamp_ns)
+            self.actions.add(track_id, features[i], stamp_ns, None if mirrored is None else mirrored[i])
         due = self.actions.due_clips()
         if not due:
             return
-        scores = self.engine.run_actions(np.stack([clip.features for clip in due]))
-        for clip, clip_scores in zip(due, scores, strict=True):
-            self.actions.record_scores(clip, clip_scores)
+        clips = [clip.features for clip in due]
+        if mirrored is not None:  # both passes of every due clip in one batch
+            clips += [clip.mirrored_features for clip in due]
+        scores = self.engine.run_actions(np.stack(clips))
+        for i, clip in enumerate(due):
+            self.actions.record_scores(clip, scores[i], None if mirrored is None else scores[len(due) + i])

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from deephar_ros.action_buffer import SCORINGS
 from deephar_ros.config import DEFAULT_PRESET, preset_names
 from deephar_ros.detection import DETECTORS
 from deephar_ros.drawing import draw_result, weights_banner
@@ -96,6 +97,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--clip-stride", type=int, help="frames between action clip samples (default: the authors', per fps)"
     )
     parser.add_argument("--flip-tta", action="store_true", help="average with mirrored crops (slower)")
+    parser.add_argument(
+        "--action-scoring",
+        default=PipelineConfig.action_scoring,
+        choices=SCORINGS,
+        help="mean of recent clips' scores, or the authors' product over overlapping clips",
+    )
+    parser.add_argument(
+        "--mirrored-action-pass",
+        action="store_true",
+        help="the authors' second action pass on mirrored crops (doubles the network time)",
+    )
     parser.add_argument("--smoothing", action="store_true", help="One Euro filter on joints")
     parser.add_argument("--top-k", type=int, default=5, help="actions listed per person in the JSON")
 
@@ -158,6 +170,8 @@ def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: 
             frame_rate_hz=source.fps,
             clip_stride=args.clip_stride,
             flip_tta=args.flip_tta,
+            action_scoring=args.action_scoring,
+            mirrored_action_pass=args.mirrored_action_pass,
             smoothing=args.smoothing,
         ),
     )

@@ -3,26 +3,34 @@
 The TPAMI 2020 multitask files are published on Google Drive (links in the authors' evaluation
 scripts, exp/ntu/eval_ntu_multitask.py and exp/pennaction/eval_penn_multitask.py); see model/README.md.
 Large Drive files first answer with a "can't scan for viruses" page whose form carries a confirm
-token: it is followed once. Downloads go to a temp file renamed into place, so an interrupted
-download never leaves a file that looks complete.
+token: it is followed once. Downloads go to a temp file that must open with h5py and hold every
+layer (at its shape, finite) of the preset before it is renamed into place, so neither an interrupted
+download nor a wrong answer ever replaces a file; its sha256 is recorded beside it (`<file>.sha256`)
+and a cached file that no longer matches is downloaded again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
 import http.client
+import logging
 import os
 import re
-import shutil
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 CHUNK = 1 << 20
+SHA256_SUFFIX = ".sha256"
+
+logger = logging.getLogger(__name__)
 
 
 class DownloadError(RuntimeError):
@@ -83,8 +91,36 @@ def _open(url: str, timeout: float) -> http.client.HTTPResponse:
         raise DownloadError(f"cannot reach {url} ({reason}): are you offline?") from error
 
 
-def download(url: str, destination: str | os.PathLike, timeout: float = 60.0) -> Path:
-    """Download `url` to `destination` (temp file, then rename), following one Drive confirm page."""
+def sha256_path(path: str | os.PathLike) -> Path:
+    """The sidecar beside a downloaded file recording its sha256 (`sha256sum -c` reads it)."""
+    path = Path(path)
+    return path.with_name(path.name + SHA256_SUFFIX)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_sha256(path: Path, digest: str) -> None:
+    sha256_path(path).write_text(f"{digest}  {path.name}\n")
+
+
+def download(
+    url: str,
+    destination: str | os.PathLike,
+    timeout: float = 60.0,
+    verify: Callable[[Path], None] | None = None,
+) -> Path:
+    """Download `url` to `destination`, following one Drive confirm page; record its sha256 beside it.
+
+    The bytes go to a temp file in the same folder that `verify` (raising DownloadError) checks first:
+    a file already at `destination` is replaced only by one that passed, never by a cut or wrong answer
+    (a cut without Content-Length is only caught by `verify`).
+    """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     response = _open(url, timeout)
@@ -98,14 +134,21 @@ def download(url: str, destination: str | os.PathLike, timeout: float = 60.0) ->
         if response.headers.get_content_type() == "text/html":
             response.close()
             raise DownloadError(f"{url} still returned a web page after confirmation (over quota?)")
-    handle, temp = tempfile.mkstemp(dir=destination.parent, prefix=destination.name, suffix=".part")
+    handle, temp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     try:
+        digest = hashlib.sha256()
         with response, os.fdopen(handle, "wb") as out:
-            shutil.copyfileobj(response, out, CHUNK)
+            while block := response.read(CHUNK):
+                digest.update(block)
+                out.write(block)
             expected = response.headers.get("Content-Length")
             if expected is not None and out.tell() != int(expected):
                 raise DownloadError(f"{url}: got {out.tell()} of {expected} bytes (connection dropped?)")
+        if verify is not None:
+            verify(Path(temp))
+        sha256_path(destination).unlink(missing_ok=True)  # a crash before the new one: no stale record
         os.replace(temp, destination)
+        _write_sha256(destination, digest.hexdigest())
     except (OSError, ValueError, http.client.HTTPException) as error:
         raise DownloadError(f"{url}: download interrupted ({error})") from error
     finally:
@@ -114,23 +157,74 @@ def download(url: str, destination: str | os.PathLike, timeout: float = 60.0) ->
     return destination
 
 
+def verify_released_weights(path: str | os.PathLike, preset: str) -> None:
+    """Refuse a file that is not HDF5 or lacks a layer, shape or finite value that `preset` needs."""
+    with open(path, "rb") as file:
+        if file.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+            raise DownloadError("it is not an HDF5 file")
+    # imported here: torch loads in seconds, and `deephar-ros --help` needs none of it
+    from deephar_ros.config import get_preset
+    from deephar_ros.keras_weights import WeightsFileError, check_keras_file
+
+    try:
+        check_keras_file(path, get_preset(preset))
+    except WeightsFileError as error:
+        raise DownloadError(f"it does not hold the {preset} weights: {error}") from error
+
+
+def _untrusted(path: Path, preset: str) -> str | None:
+    """Why the cached file cannot be used, or None when it can.
+
+    It must match the sha256 recorded when it was downloaded. A file without a record (put there by
+    hand, or cached before records were kept) is verified once, and then recorded.
+    """
+    record = sha256_path(path)
+    if record.is_file():
+        if record.read_text(errors="replace").split()[:1] == [file_sha256(path)]:
+            return None
+        return f"its sha256 differs from the one recorded in {record.name} (changed or corrupt since)"
+    try:
+        verify_released_weights(path, preset)
+    except DownloadError as error:
+        return str(error)
+    with contextlib.suppress(OSError):  # a read-only cache: verified again next time
+        _write_sha256(path, file_sha256(path))
+    return None
+
+
 def fetch_released_weights(
     preset: str, cache_dir: str | os.PathLike | None = None, force: bool = False, url: str | None = None
 ) -> Path:
-    """Path of a released weights file in the cache, downloaded first if absent (or if `force`)."""
+    """Path of a released weights file in the cache, downloaded first if absent, untrusted, or `force`.
+
+    A download replaces the cached file only once verified (HDF5 holding every layer of `preset`).
+    """
     if preset not in RELEASED_WEIGHTS:
         raise ValueError(f"no released weights for {preset!r}; choose one of {', '.join(RELEASED_WEIGHTS)}")
     released = RELEASED_WEIGHTS[preset]
     destination = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     destination = destination / released.filename
+    source = url or released.url
+    cached = ""
     if destination.is_file() and not force:
-        return destination
+        problem = _untrusted(destination, preset)
+        if problem is None:
+            return destination
+        logger.warning("not using %s (%s): downloading it again", destination, problem)
+        cached = f"\nthe file cached at {destination} is not used: {problem}"
+    elif destination.is_file():
+        cached = f"\nthe file cached at {destination} was left as it was"
+
+    def verify(temp: Path) -> None:
+        try:
+            verify_released_weights(temp, preset)
+        except DownloadError as error:
+            raise DownloadError(f"{released.filename} from {source} is refused: {error}") from error
+
     try:
-        download(url or released.url, destination)
+        download(source, destination, verify=verify)
     except DownloadError as error:
-        raise DownloadError(f"{error}\nDownload {released.filename} by hand from {released.page}") from error
-    with open(destination, "rb") as file:
-        if file.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
-            destination.unlink()
-            raise DownloadError(f"{released.filename} from {url or released.url} is not an HDF5 file")
+        raise DownloadError(
+            f"{error}{cached}\nDownload {released.filename} by hand from {released.page}"
+        ) from error
     return destination

@@ -5,8 +5,8 @@
 pip's editable install (scripts/setup.sh) installs no data_files, so this writes them itself:
   - share/ament_index/resource_index/packages/deephar_ros, the marker ament_index looks for;
   - share/deephar_ros/package.xml, a copy;
-  - share/deephar_ros/{launch,config,rviz,model}, symlinks to the repository's folders (like colcon's
-    --symlink-install: edits show without a re-install, as the editable sources do);
+  - share/deephar_ros/{launch,config,rviz,model}, folders of symlinks to the repository's files (like
+    colcon's --symlink-install: edits show without a re-install, as the editable sources do);
   - lib/deephar_ros/{perception_node,demo_source}, nodes/ with this Python in the shebang, so
     `ros2 run` started from a system ROS shell still runs the venv's interpreter.
 Idempotent: what is already right is left alone; a file or folder in the way is replaced.
@@ -45,7 +45,28 @@ def _link(path: Path, target: Path) -> None:
         return
     if path.exists() or path.is_symlink():
         _remove(path)
-    path.symlink_to(target, target_is_directory=True)
+    path.symlink_to(target)
+
+
+def _link_files(folder: Path, source: Path) -> None:
+    """folder: a real directory holding one symlink per file of source, as colcon --symlink-install.
+
+    Not one link to the whole folder: `ros2 launch <package> <file>` finds the file with os.walk,
+    which does not enter linked folders.
+    """
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        _remove(folder)
+    wanted = {path.relative_to(source) for path in source.rglob("*") if path.is_file()}
+    for installed in sorted(folder.rglob("*"), reverse=True):  # what the source no longer has
+        relative = installed.relative_to(folder)
+        if installed.is_symlink() or installed.is_file():
+            if relative not in wanted:
+                installed.unlink()
+        elif installed.is_dir() and not any(installed.iterdir()):
+            installed.rmdir()
+    for relative in sorted(wanted):
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        _link(folder / relative, source / relative)
 
 
 def executable_text(node: str, interpreter: str) -> str:
@@ -64,7 +85,7 @@ def install_layout(prefix: Path, interpreter: str = sys.executable) -> list[Path
     _write_if_changed(marker, "", 0o644)
     _write_if_changed(share / "package.xml", (REPO_ROOT / "package.xml").read_text(), 0o644)
     for folder in SHARE_FOLDERS:
-        _link(share / folder, REPO_ROOT / folder)
+        _link_files(share / folder, REPO_ROOT / folder)
     for node in EXECUTABLES:
         _write_if_changed(lib / node, executable_text(node, interpreter), 0o755)
     return [

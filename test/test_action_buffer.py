@@ -1,13 +1,14 @@
-"""Clip buffers feed exactly T frames at the clip stride; scores average over recent clips."""
+"""Clip buffers feed exactly T frames at the clip stride; scores average, or multiply as the authors
+do, over recent clips; a mirrored feature stream rides along."""
 
 import numpy as np
 import pytest
 
-from deephar_ros.action_buffer import ActionClipBuffers, authors_clip_stride
+from deephar_ros.action_buffer import ActionClipBuffers, authors_clip_step, authors_clip_stride
 from deephar_ros.labels import load_labels
 
 
-def make_buffers(stride=3, every=1, average=2, labels=("a", "b", "c")):
+def make_buffers(stride=3, every=1, average=2, labels=("a", "b", "c"), scoring="mean", mirrored=False):
     return ActionClipBuffers(
         num_frames=8,
         stride=stride,
@@ -15,7 +16,21 @@ def make_buffers(stride=3, every=1, average=2, labels=("a", "b", "c")):
         label_set="test",
         run_every_n_frames=every,
         average_clips=average,
+        scoring=scoring,
+        mirrored=mirrored,
     )
+
+
+def estimates_for(buffers, clip_scores):
+    """Feed one track a frame at a time and record the given scores for each clip that falls due."""
+    estimates = []
+    frame = 0
+    while len(estimates) < len(clip_scores):
+        buffers.add(5, np.full(2, frame, np.float32), stamp_ns=frame * 100_000_000)
+        for clip in buffers.due_clips():
+            estimates.append(buffers.record_scores(clip, np.array(clip_scores[len(estimates)])))
+        frame += 1
+    return estimates
 
 
 def test_clip_holds_exactly_t_frames_at_the_stride():
@@ -96,3 +111,87 @@ def test_authors_strides_and_bad_values():
     (clip,) = buffers.due_clips()
     with pytest.raises(ValueError, match="15 labels"):
         buffers.record_scores(clip, np.ones(60))
+
+
+@pytest.mark.parametrize(
+    ("scoring", "expected"),
+    [
+        ("mean", [[0.6, 0.4], [0.6, 0.4], [1.3 / 3, 1.7 / 3], [0.8 / 3, 2.2 / 3]]),
+        # products renormalised: 0.36 : 0.16; 0.6*0.6*0.1 : 0.4*0.4*0.9 = 0.036 : 0.144; then the
+        # first clip leaves the window of three: 0.6*0.1*0.1 : 0.4*0.9*0.9 = 0.006 : 0.324
+        ("authors", [[0.6, 0.4], [0.36 / 0.52, 0.16 / 0.52], [0.2, 0.8], [0.006 / 0.33, 0.324 / 0.33]]),
+    ],
+)
+def test_authors_scoring_multiplies_the_clips_in_the_window(scoring, expected):
+    buffers = make_buffers(stride=1, average=3, labels=("a", "b"), scoring=scoring)
+    estimates = estimates_for(buffers, [[0.6, 0.4], [0.6, 0.4], [0.1, 0.9], [0.1, 0.9]])
+    for estimate, scores in zip(estimates, expected, strict=True):
+        np.testing.assert_allclose(estimate.scores, scores)
+    assert [e.clips_averaged for e in estimates] == [1, 2, 3, 3]
+
+
+def test_one_confident_clip_outvotes_two_mild_ones_only_in_the_product():
+    clips = [[0.8, 0.2], [0.8, 0.2], [0.02, 0.98]]
+    mean = estimates_for(make_buffers(stride=1, average=3, labels=("a", "b")), clips)[-1]
+    authors = make_buffers(stride=1, average=3, labels=("a", "b"), scoring="authors")
+    product = estimates_for(authors, clips)[-1]
+    assert mean.top_label == "a" and mean.top_score == pytest.approx(1.62 / 3)  # 0.54
+    assert product.top_label == "b" and product.top_score == pytest.approx(0.0392 / 0.052)  # 0.754
+
+
+@pytest.mark.parametrize(
+    ("clips", "expected"),
+    [
+        ([[1e-200, 2e-200, 1e-200]] * 3, [0.1, 0.8, 0.1]),  # the plain product, 1e-600, is 0.0 in float64
+        ([[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]], [1 / 3, 1 / 3, 1 / 3]),  # every class hit 0
+    ],
+)
+def test_product_neither_underflows_nor_divides_by_zero(clips, expected):
+    buffers = make_buffers(stride=1, average=3, labels=("a", "b", "c"), scoring="authors")
+    np.testing.assert_allclose(estimates_for(buffers, clips)[-1].scores, expected)
+
+
+# mean (0.7 + 0.2) / 2 : (0.3 + 0.8) / 2; product 0.7 * 0.2 : 0.3 * 0.8 = 0.14 : 0.24
+@pytest.mark.parametrize(
+    ("scoring", "expected"), [("mean", [0.45, 0.55]), ("authors", [0.14 / 0.38, 0.24 / 0.38])]
+)
+def test_mirrored_stream_rides_along_and_both_passes_count(scoring, expected):
+    buffers = make_buffers(stride=2, average=3, labels=("a", "b"), scoring=scoring, mirrored=True)
+    for frame in range(15):
+        buffers.add(5, np.full(2, frame, np.float32), frame, mirrored_features=np.full(2, -frame, np.float32))
+    (clip,) = buffers.due_clips()
+    np.testing.assert_array_equal(clip.features[:, 0], np.arange(0, 15, 2))
+    np.testing.assert_array_equal(clip.mirrored_features[:, 0], -np.arange(0, 15, 2))
+    estimate = buffers.record_scores(clip, np.array([0.7, 0.3]), np.array([0.2, 0.8]))
+    np.testing.assert_allclose(estimate.scores, expected)
+    assert estimate.clips_averaged == 1
+    with pytest.raises(ValueError, match="need mirrored scores"):
+        buffers.record_scores(clip, np.array([0.7, 0.3]))
+    with pytest.raises(ValueError, match="need mirrored features"):
+        buffers.add(5, np.zeros(2, np.float32), 16)
+    plain = make_buffers()
+    with pytest.raises(ValueError, match="take no mirrored features"):
+        plain.add(5, np.zeros(2, np.float32), 0, mirrored_features=np.zeros(2, np.float32))
+
+
+def test_authors_clip_step_and_its_clips_on_the_sample_grid():
+    assert authors_clip_step("ntu60", 8) == 14  # 4 + 3 frames of the 15 fps video
+    assert authors_clip_step("penn_action", 8) == 9  # 4 + 5
+    assert authors_clip_step("ntu60", 8, fps=15.0) == 7
+    assert authors_clip_step("penn_action", 16, fps=60.0) == 26
+    with pytest.raises(ValueError, match="label set"):
+        authors_clip_step("kinetics", 8)
+    with pytest.raises(ValueError, match="frame rate"):
+        authors_clip_step("ntu60", 8, fps=-1.0)
+    with pytest.raises(ValueError, match="scoring"):
+        make_buffers(scoring="median")
+    buffers = make_buffers(stride=8, every=authors_clip_step("ntu60", 8))
+    runs, last_samples = [], []
+    for frame in range(120):
+        buffers.add(1, np.zeros(2, np.float32), stamp_ns=frame)
+        for clip in buffers.due_clips():
+            runs.append(frame)
+            last_samples.append(clip.end_ns)
+            buffers.record_scores(clip, np.ones(3) / 3)
+    assert runs == [56, 70, 84, 98, 112]  # every 14 frames, as the authors' clips start
+    assert last_samples == [56, 64, 80, 96, 112]  # on the stride's grid: 14 frames on average

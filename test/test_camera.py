@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from deephar_ros.camera import (
+    MAX_DEPTH_M,
     MEAN_TORSO_LENGTH_M,
     CameraIntrinsics,
     depth_image_to_metres,
@@ -74,6 +75,49 @@ def test_bad_intrinsics_are_refused_clearly():
         CameraIntrinsics(0.0, 1.0, 0, 0, 10, 10)
     with pytest.raises(ValueError, match="field of view"):
         CameraIntrinsics.default_for(640, 480, hfov_deg=180.0)
+
+
+@pytest.mark.parametrize(
+    ("k", "message"),
+    [
+        ([600.0, 0, 330.5, 0, 605.0, 242.25, 0, 0, 0], "last row must be 0 0 1, got 0 0 0"),
+        ([600.0, 0, 330.5, 0, 605.0, 242.25, 0, 0, 2], "last row must be 0 0 1"),
+        ([0.0] * 9, "not calibrated"),
+        ([-600.0, 0, 330.5, 0, 605.0, 242.25, 0, 0, 1], "focal lengths must be positive"),
+        ([600.0, 0, math.inf, 0, 605.0, 242.25, 0, 0, 1], "principal point must be finite"),
+        ([1.0, 0, 330.5, 0, 605.0, 242.25, 0, 0, 1], "horizontal field of view 179.6 degrees"),
+        ([600.0, 0, 330.5, 0, 1e5, 242.25, 0, 0, 1], "vertical field of view 0.275 degrees"),
+    ],
+)
+def test_corrupt_camera_matrices_are_refused(k, message):
+    with pytest.raises(ValueError, match=message):
+        CameraIntrinsics.from_camera_info(k, [], 640, 480, "")
+
+
+@pytest.mark.parametrize("hfov_deg", [2.0, 30.0, 120.0, 179.0])
+def test_every_real_field_of_view_is_accepted(hfov_deg):
+    assert CameraIntrinsics.default_for(640, 480, hfov_deg=hfov_deg).fx > 0
+
+
+def test_binning_and_roi_follow_the_camera_info_convention():
+    """Binning divides f and c, the ROI offset moves c (full-resolution pixels), the ROI sets the size."""
+    intrinsics = CameraIntrinsics.from_camera_info(
+        K, [], 640, 480, "", binning=(2, 3), roi=(30, 12, 600, 450)
+    )
+    assert (intrinsics.fx, intrinsics.fy) == (300.0, pytest.approx(605.0 / 3))
+    assert (intrinsics.cx, intrinsics.cy) == ((330.5 - 30) / 2, pytest.approx((242.25 - 12) / 3))
+    assert (intrinsics.width, intrinsics.height) == (300, 150)
+    unbinned = CameraIntrinsics.from_camera_info(K, [], 640, 480, "", binning=(0, 1), roi=(0, 0, 0, 0))
+    assert (unbinned.fx, unbinned.cx, unbinned.width, unbinned.height) == (600.0, 330.5, 640, 480)
+    with pytest.raises(ValueError, match="does not lie in the calibrated 640x480 image"):
+        CameraIntrinsics.from_camera_info(K, [], 640, 480, "", roi=(0, 100, 640, 400))
+
+
+def test_implausible_depths_are_invalid():
+    floats = np.array([[1e30, MAX_DEPTH_M + 0.5, MAX_DEPTH_M, 0.3]], np.float32)
+    metres = depth_image_to_metres(floats, "32FC1")
+    assert np.isnan(metres[0, :2]).all()
+    np.testing.assert_allclose(metres[0, 2:], [MAX_DEPTH_M, 0.3], rtol=1e-6)
 
 
 def test_depth_images_in_millimetres_and_metres():

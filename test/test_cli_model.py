@@ -1,10 +1,13 @@
 """`deephar-ros` model commands on files the tests make, and the weights download against a local server."""
 
+import hashlib
 import re
+import shutil
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import h5py
 import numpy as np
 import onnx
 import pytest
@@ -14,9 +17,7 @@ from fidelity import assert_agrees
 from deephar_ros.cli import main
 from deephar_ros.config import get_preset
 from deephar_ros.keras_weights import load_model
-from deephar_ros.weights_download import HDF5_SIGNATURE, DownloadError, fetch_released_weights
-
-PAYLOAD = HDF5_SIGNATURE + bytes(range(256)) * 64
+from deephar_ros.weights_download import DownloadError, fetch_released_weights
 
 
 def test_convert_writes_a_checkpoint_that_loads(penn_model, penn_weights_file, tmp_path):
@@ -83,40 +84,55 @@ def test_run_without_video_job_says_why(monkeypatch, capsys):
     assert "cannot import deephar_ros.video_job" in capsys.readouterr().err
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-    def _send(self, body: bytes, content_type: str, length: int | None = None) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        if self.path == "/file":
-            self._send(PAYLOAD, "application/octet-stream")
-        elif self.path == "/drive":  # Google Drive's "can't scan for viruses" page
-            form = (
-                '<form id="download-form" action="/usercontent" method="get">'
-                '<input type="hidden" name="id" value="abc"><input type="hidden" name="confirm" value="t">'
-                '<input type="hidden" name="uuid" value="u-1"></form>'
-            )
-            self._send(form.encode(), "text/html; charset=utf-8")
-        elif self.path == "/usercontent?id=abc&confirm=t&uuid=u-1":
-            self._send(PAYLOAD, "application/octet-stream")
-        elif self.path == "/cut":
-            self._send(PAYLOAD[:100], "application/octet-stream", length=len(PAYLOAD))
-        elif self.path == "/text":
-            self._send(b"not weights", "application/octet-stream")
-        else:
-            self.send_error(404)
+OCTETS = "application/octet-stream"
+NTU_FILE = "weights_3dp+ntu_ar_062.hdf5"
+DRIVE_FORM = (  # Google Drive's "can't scan for viruses" page
+    b'<form id="download-form" action="/usercontent" method="get">'
+    b'<input type="hidden" name="id" value="abc"><input type="hidden" name="confirm" value="t">'
+    b'<input type="hidden" name="uuid" value="u-1"></form>'
+)
 
 
 @pytest.fixture(scope="module")
-def server_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def weights(ntu_reference_dir) -> bytes:
+    """The NTU reference file: a valid ntu_multitask Keras file, served as the released one."""
+    return (ntu_reference_dir / "weights.h5").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def server_url(weights, ntu_reference_dir, tmp_path_factory):
+    """A local server: path -> (body, content type, Content-Length or None to send none and close)."""
+    nan_file = tmp_path_factory.mktemp("nan") / "weights.h5"
+    shutil.copyfile(ntu_reference_dir / "weights.h5", nan_file)
+    with h5py.File(nan_file, "r+") as file:
+        file["res0_bn1/res0_bn1/gamma:0"][3] = np.nan
+    routes = {
+        "/file": (weights, OCTETS, len(weights)),
+        "/drive": (DRIVE_FORM, "text/html; charset=utf-8", len(DRIVE_FORM)),
+        "/usercontent?id=abc&confirm=t&uuid=u-1": (weights, OCTETS, len(weights)),
+        "/cut": (weights[:100], OCTETS, len(weights)),
+        "/cut-unsized": (weights[: len(weights) // 2], OCTETS, None),
+        "/text": (b"not weights", OCTETS, None),
+        "/nan": (nan_file.read_bytes(), OCTETS, None),
+    }
+
+    class Handler(BaseHTTPRequestHandler):  # HTTP/1.0: without Content-Length the close ends the body
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path not in routes:
+                self.send_error(404)
+                return
+            body, content_type, length = routes[self.path]
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            if length is not None:
+                self.send_header("Content-Length", str(length))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -124,30 +140,88 @@ def server_url():
     server.server_close()
 
 
+def _download(cache, url: str, *options: str) -> int:
+    return main(["download", "--model", "ntu_multitask", "--cache-dir", str(cache), "--url", url, *options])
+
+
 @pytest.mark.parametrize("path", ["/file", "/drive"])
-def test_download_into_the_cache(server_url, tmp_path, path):
-    target = fetch_released_weights("penn_multitask", cache_dir=tmp_path, url=server_url + path)
-    assert target == tmp_path / "weights_mpii+penn_ar_028.hdf5"
-    assert target.read_bytes() == PAYLOAD
-    assert list(tmp_path.iterdir()) == [target]
+def test_download_into_the_cache_with_its_sha256(server_url, weights, tmp_path, path):
+    target = fetch_released_weights("ntu_multitask", cache_dir=tmp_path, url=server_url + path)
+    assert target == tmp_path / NTU_FILE
+    assert target.read_bytes() == weights
+    record = tmp_path / f"{NTU_FILE}.sha256"
+    assert record.read_text() == f"{hashlib.sha256(weights).hexdigest()}  {NTU_FILE}\n"
+    assert sorted(tmp_path.iterdir()) == [target, record]
 
 
 def test_download_command_uses_the_cache_variable(server_url, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DEEPHAR_ROS_CACHE", str(tmp_path))
     assert main(["download", "--model", "ntu_multitask", "--url", server_url + "/file"]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "weights_3dp+ntu_ar_062.hdf5")
+    assert capsys.readouterr().out.strip() == str(tmp_path / NTU_FILE)
     # cached: no second download, even from a URL that would fail
     assert main(["download", "--model", "ntu_multitask", "--url", server_url + "/missing"]) == 0
 
 
 @pytest.mark.parametrize(
-    "path, message",
-    [("/cut", "interrupted|connection dropped"), ("/text", "not an HDF5 file"), ("/missing", "HTTP 404")],
+    "preset, path, message",
+    [
+        ("ntu_multitask", "/cut", "connection dropped"),
+        ("ntu_multitask", "/cut-unsized", "truncated or corrupt"),  # no Content-Length: only h5py can tell
+        ("ntu_multitask", "/text", "not an HDF5 file"),
+        ("ntu_multitask", "/nan", "layer 'res0_bn1' weight 'gamma:0' holds 1 NaN or infinite"),
+        ("penn_multitask", "/file", "does not hold the penn_multitask weights.*dp1_pb1_heatmaps_conv1"),
+        ("ntu_multitask", "/missing", "HTTP 404"),
+    ],
 )
-def test_failed_download_leaves_nothing(server_url, tmp_path, path, message):
+def test_failed_download_leaves_nothing(server_url, tmp_path, preset, path, message):
     with pytest.raises(DownloadError, match=message):
-        fetch_released_weights("penn_multitask", cache_dir=tmp_path, url=server_url + path)
+        fetch_released_weights(preset, cache_dir=tmp_path, url=server_url + path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_force_replaces_the_cached_file_only_with_a_verified_one(server_url, weights, tmp_path, capsys):
+    assert _download(tmp_path, server_url + "/file") == 0
+    target, record = tmp_path / NTU_FILE, tmp_path / f"{NTU_FILE}.sha256"
+    recorded = record.read_text()
+    for path in ("/cut-unsized", "/text", "/nan", "/missing"):
+        capsys.readouterr()
+        assert _download(tmp_path, server_url + path, "--force") == 1, path
+        assert f"the file cached at {target} was left as it was" in capsys.readouterr().err
+        assert target.read_bytes() == weights, path
+        assert record.read_text() == recorded
+        assert sorted(tmp_path.iterdir()) == [target, record]
+    assert _download(tmp_path, server_url + "/drive", "--force") == 0
+    assert target.read_bytes() == weights and record.read_text() == recorded
+
+
+def _corrupt(path) -> None:
+    """Flip one byte in the middle: still HDF5 at a glance, and h5py may not notice (a weight changed)."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_changed_cached_file_is_downloaded_again(server_url, weights, tmp_path, capsys):
+    assert _download(tmp_path, server_url + "/file") == 0
+    target = tmp_path / NTU_FILE
+    _corrupt(target)
+    capsys.readouterr()
+    assert _download(tmp_path, "http://127.0.0.1:9/weights.hdf5") == 1  # offline: refused, not returned
+    error = capsys.readouterr().err
+    assert "are you offline?" in error and "sha256 differs from the one recorded" in error
+    assert _download(tmp_path, server_url + "/file") == 0
+    assert target.read_bytes() == weights
+
+
+def test_a_cached_file_without_sha256_is_verified(server_url, weights, tmp_path):
+    target, record = tmp_path / NTU_FILE, tmp_path / f"{NTU_FILE}.sha256"
+    target.write_bytes(weights[: len(weights) // 2])  # cut short, by hand or by an older version
+    assert fetch_released_weights("ntu_multitask", cache_dir=tmp_path, url=server_url + "/file") == target
+    assert target.read_bytes() == weights
+    record.unlink()
+    # a good one put there by hand is used (no download) and recorded
+    assert fetch_released_weights("ntu_multitask", cache_dir=tmp_path, url=server_url + "/missing") == target
+    assert record.read_text().split()[0] == hashlib.sha256(weights).hexdigest()
 
 
 def test_offline_download_says_so(tmp_path, capsys):

@@ -1,10 +1,15 @@
-"""Crops: the warp and its inverse agree to sub-pixel accuracy; flip TTA undoes the mirror."""
+"""Crops: the warp and its inverse agree to sub-pixel accuracy; downscaled crops are antialiased like
+the authors' PIL resize; flip TTA undoes the mirror."""
 
+import functools
+
+import cv2
 import numpy as np
 import pytest
 
 from deephar_ros.crops import (
     CROP_SIZE,
+    CropWindow,
     crop_to_image,
     crop_window,
     flip_crops,
@@ -96,3 +101,93 @@ def test_mirrored_crop_point_lands_at_one_minus_x():
     expected = image_to_crop(np.array(point), window)
     assert abs(found[0] - (1 - expected[0])) * window.size < 0.5
     assert abs(found[1] - expected[1]) * window.size < 0.5
+
+
+@functools.cache
+def fine_texture_image(width, height):
+    """A smooth grey field plus gratings near the pixel Nyquist rate: what point sampling aliases."""
+    rng = np.random.default_rng(0)
+    field = cv2.resize(
+        rng.normal(size=(height // 16, width // 16)), (width, height), interpolation=cv2.INTER_CUBIC
+    )
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    fine = sum(
+        np.cos(2 * np.pi * (fx * cols + fy * rows) + rng.uniform(0, 2 * np.pi))
+        for fx, fy in [(0.37, 0.41), (-0.43, 0.35), (0.45, -0.3)]
+    )
+    grey = 127.5 + 35 * field / field.std() + 80 * fine / np.abs(fine).max()
+    return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def plain_bilinear(image, window):
+    """The crop as cv2.warpAffine alone makes it (what warp_crops did before antialiasing)."""
+    matrix = window.warp_matrix()
+    return cv2.warpAffine(image, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR)
+
+
+def tent_resample(image, window):
+    """PIL's bilinear downscale written out: each crop pixel is a tent of radius `scale` source pixels."""
+    scale = window.size / CROP_SIZE
+
+    def weights(start, length):
+        centres = start + (np.arange(CROP_SIZE) + 0.5) * scale - 0.5  # crop pixel centres, image pixels
+        taps = np.maximum(0.0, 1.0 - np.abs(np.arange(length)[None, :] - centres[:, None]) / scale)
+        return taps / taps.sum(axis=1, keepdims=True)
+
+    by_rows, by_cols = weights(window.top, image.shape[0]), weights(window.left, image.shape[1])
+    rows, cols = np.flatnonzero(by_rows.any(axis=0)), np.flatnonzero(by_cols.any(axis=0))
+    support = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float64)
+    by_rows, by_cols = by_rows[:, rows[0] : rows[-1] + 1], by_cols[:, cols[0] : cols[-1] + 1]
+    down = (by_rows @ support.reshape(len(support), -1)).reshape(CROP_SIZE, -1, 3)
+    return by_cols @ down  # (crop row, crop column, channel)
+
+
+def mean_grey_difference(a, b):
+    return np.abs(a.astype(np.float64) - b.astype(np.float64)).mean()
+
+
+@pytest.mark.parametrize("factor", [3, 5])
+def test_downscaled_crop_matches_an_area_average_where_plain_bilinear_aliases(factor):
+    image = fine_texture_image(1400, 1400)
+    left, top, size = 37, 51, factor * CROP_SIZE
+    window = CropWindow(cx=left + size / 2, cy=top + size / 2, size=size)  # edges on pixel edges
+    region = image[top : top + size, left : left + size]
+    reference = cv2.resize(region, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+    assert mean_grey_difference(plain_bilinear(image, window), reference) > 10
+    assert mean_grey_difference(warp_crops(image, [window])[0], reference) < 3
+
+
+@pytest.mark.parametrize("factor", [1.7, 2.34, 4.5])
+def test_downscaled_crop_matches_the_tent_filter_at_any_scale_and_offset(factor):
+    image = fine_texture_image(1400, 1400)
+    window = CropWindow(
+        cx=37.3 + factor * CROP_SIZE / 2, cy=51.6 + factor * CROP_SIZE / 2, size=factor * CROP_SIZE
+    )
+    reference = tent_resample(image, window)
+    assert mean_grey_difference(plain_bilinear(image, window), reference) > 5
+    assert mean_grey_difference(warp_crops(image, [window])[0], reference) < 1
+
+
+@pytest.mark.parametrize("size", [CROP_SIZE, 255.5, 90.0])
+def test_one_to_one_and_upscaled_crops_stay_plain_bilinear(size):
+    image = fine_texture_image(400, 300)
+    window = CropWindow(cx=180.3, cy=140.7, size=size)
+    np.testing.assert_array_equal(warp_crops(image, [window])[0], plain_bilinear(image, window))
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        CropWindow(cx=20.4, cy=160.2, size=700.0),  # half off the image's left edge
+        CropWindow(cx=100.0, cy=75.0, size=1200.0),  # the whole image and far more around it
+        CropWindow(cx=-400.0, cy=75.0, size=600.0),  # none of the image
+    ],
+)
+def test_downscaled_crop_pads_black_outside_the_image(window):
+    image = fine_texture_image(200, 150)
+    pad = 700
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    moved = CropWindow(cx=window.cx + pad, cy=window.cy + pad, size=window.size)
+    crop = warp_crops(image, [window])[0]
+    assert np.abs(crop.astype(int) - warp_crops(padded, [moved])[0]).max() <= 1
+    assert mean_grey_difference(crop, tent_resample(padded, moved)) < 1

@@ -141,3 +141,33 @@ def test_random_model_repeats_for_a_seed_and_leaves_the_global_generator_alone()
     assert torch.equal(first.state_dict()[weight], again.state_dict()[weight])
     assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])
     assert not first.training
+
+
+@pytest.mark.parametrize(
+    "layer, weight, value",
+    [("act6_action_pred_bn2", "moving_variance:0", np.nan), ("act6_action_pred_conv2h0", "kernel:0", np.inf)],
+)
+def test_non_finite_keras_weights_are_refused(ntu_reference_dir, tmp_path, layer, weight, value):
+    path = tmp_path / "weights.h5"
+    shutil.copyfile(ntu_reference_dir / "weights.h5", path)
+    with h5py.File(path, "r+") as file:
+        dataset = file[f"{layer}/{layer}/{weight}"]
+        dataset[(0,) * dataset.ndim] = value
+    with pytest.raises(WeightsFileError, match=rf"layer '{layer}' weight '{weight}' holds 1 NaN or infinite"):
+        load_model(path, NTU, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_non_finite_checkpoint_is_refused(tmp_path):
+    model = random_model("ntu_multitask_pose")
+    with torch.no_grad():
+        model.entry_flow.conv1.weight[0, 0, 0, 0] = float("nan")
+    path = tmp_path / "pose.pt"
+    save_checkpoint(model, path)
+    with pytest.raises(WeightsFileError, match=r"tensor 'entry_flow\.conv1\.weight' holds 1 NaN or infinite"):
+        load_model(path, "ntu_multitask_pose")
+
+
+def test_a_directory_is_named_as_such(tmp_path):
+    with pytest.raises(WeightsFileError, match="is a directory, not a file"):
+        load_model(tmp_path)

@@ -177,8 +177,8 @@ def test_launch_file_starts_the_installed_executables_under_their_node_names(lau
     }
     assert nodes["perception_node"] == NODE_NAME
     assert nodes["demo_source"] == DEMO_NODE_NAME
-    assert scripts["perception_node"] == "deephar_ros.ros.perception_node:main"
-    assert scripts["demo_source"] == "deephar_ros.ros.demo_source:main"
+    assert scripts["perception_node"] == "deephar_ros.ros.executables:perception_node"
+    assert scripts["demo_source"] == "deephar_ros.ros.executables:demo_source"
     assert "rviz2" in nodes
 
 

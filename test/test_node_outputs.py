@@ -4,13 +4,17 @@ frames on /diagnostics, the REP-155 per-body topics, all markers drawn on random
 from __future__ import annotations
 
 import itertools
+import threading
 
+import cv2
 import numpy as np
 import pytest
 from node_rig import Loopback
 from rclpy.qos import ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
+from test_image_conversion import jpeg_declaring
 from visualization_msgs.msg import Marker
 
 from deephar_ros.ros.image_conversion import rgb_to_image
@@ -102,3 +106,34 @@ def test_rep155_body_topics_and_markers_of_every_joint_on_random_weights(rig_fac
     rig.spin_until(lambda: any(m.action == Marker.ADD for a in rig.received["markers"] for m in a.markers))
     joints = [m for a in rig.received["markers"] for m in a.markers if m.ns == "joints"]
     assert len(joints[-1].points) == len(skeleton.joint_names)
+
+
+def test_compressed_images_are_decoded_on_the_worker_newest_first(rig_factory, monkeypatch):
+    from deephar_ros.ros import perception_node
+
+    decoded_on: list[str] = []
+    decode = perception_node.compressed_to_rgb
+
+    def recording_decode(msg):
+        decoded_on.append(threading.current_thread().name)
+        return decode(msg)
+
+    monkeypatch.setattr(perception_node, "compressed_to_rgb", recording_decode)
+    rig = rig_factory(image_transport="compressed", qos_reliability="reliable")
+    node, stats = rig.node, rig.node.stats
+    _, png = cv2.imencode(".png", cv2.cvtColor(FRAME, cv2.COLOR_RGB2BGR))
+    # A flood of 8000 x 8000 JPEG bombs: under the pixel cap, so they pass the header check and are
+    # handed over; the callback only reads headers, and the worker decodes the newest frame only.
+    bomb = jpeg_declaring(8000, 8000, cv2.imencode(".jpg", FRAME)[1].tobytes())
+    for k in range(20):
+        stamp = ns_to_time(5_000 * 10**9 + k * FRAME_NS)
+        node._on_colour(
+            CompressedImage(header=Header(stamp=stamp, frame_id="camera"), format="jpeg", data=bomb)
+        )
+    clean = Header(stamp=ns_to_time(5_001 * 10**9), frame_id="camera")
+    node._on_colour(CompressedImage(header=clean, format="png", data=png.tobytes()))
+    assert len(rig.answer_for(clean).skeletons) == 1
+    assert decoded_on and set(decoded_on) == {"deephar_inference"}
+    assert len(decoded_on) < 21  # most bombs were replaced before the worker got to them
+    rig.spin_until(lambda: stats.processed + stats.dropped + sum(stats.bad_input.values()) == stats.received)
+    assert stats.failed == 0

@@ -21,8 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MSG_DIR = REPO_ROOT / "msg"
 CONSOLE_SCRIPTS = {
     "deephar-ros": "deephar_ros.cli:main",
-    "perception_node": "deephar_ros.ros.perception_node:main",
-    "demo_source": "deephar_ros.ros.demo_source:main",
+    "perception_node": "deephar_ros.ros.executables:perception_node",
+    "demo_source": "deephar_ros.ros.executables:demo_source",
 }
 ROS_NODES = ("perception_node", "demo_source")
 SHARE_FOLDERS = ("launch", "config", "rviz", "model")
@@ -139,11 +139,11 @@ def test_console_script_resolves_to_a_function(name: str):
 
 @pytest.mark.parametrize("node", ROS_NODES)
 def test_ros_node_executables_match_the_console_scripts(node: str):
-    """CMake installs nodes/<node> into lib/deephar_ros for `ros2 run`: it calls the same main()."""
+    """CMake installs nodes/<node> into lib/deephar_ros for `ros2 run`: it calls the same entry point."""
     executable = REPO_ROOT / "nodes" / node
     assert executable.stat().st_mode & 0o111, f"{executable} is not executable"
-    module_name = CONSOLE_SCRIPTS[node].split(":")[0]
-    assert f"from {module_name} import main" in executable.read_text()
+    module_name, function = CONSOLE_SCRIPTS[node].split(":")
+    assert f"from {module_name} import {function} as main" in executable.read_text()
     assert f"nodes/{node}" in (REPO_ROOT / "CMakeLists.txt").read_text()
 
 
@@ -195,6 +195,15 @@ def test_venv_share_holds_every_file_of_the_folder(folder: str):
         assert (installed / relative).read_bytes() == (REPO_ROOT / folder / relative).read_bytes(), relative
 
 
+def test_ros2_launch_finds_the_launch_file_as_it_searches():
+    """ros2launch's get_share_file_path_from_package walks share/<package> with os.walk, which does
+    not enter linked folders: the launch file must be found that way."""
+    share = PREFIX / "share" / "deephar_ros"
+    found = [Path(root) / name for root, _, names in os.walk(share) for name in names]
+    assert share / "launch" / "perception.launch.py" in found, SETUP_HINT
+    assert share / "config" / "perception.yaml" in found
+
+
 @pytest.mark.parametrize("node", ROS_NODES)
 def test_venv_lib_holds_the_node_executables_on_the_venv_python(node: str):
     """lib/deephar_ros/<node> is what `ros2 run deephar_ros <node>` executes: nodes/<node> with this
@@ -231,9 +240,14 @@ def test_installer_is_idempotent_and_replaces_what_is_in_the_way(tmp_path: Path)
     (tmp_path / "lib" / "deephar_ros" / "demo_source").symlink_to("/nonexistent")
     paths = module.install_layout(tmp_path, interpreter="/opt/venv/bin/python")
     assert all(p.exists() for p in paths)
-    assert (tmp_path / "share" / "deephar_ros" / "launch").resolve() == REPO_ROOT / "launch"
+    launch = tmp_path / "share" / "deephar_ros" / "launch"
+    assert not launch.is_symlink() and launch.is_dir()
+    assert (launch / "perception.launch.py").resolve() == REPO_ROOT / "launch" / "perception.launch.py"
+    (launch / "removed.launch.py").symlink_to(REPO_ROOT / "launch" / "gone.launch.py")  # a file since deleted
     demo = tmp_path / "lib" / "deephar_ros" / "demo_source"
     assert not demo.is_symlink() and demo.read_text().startswith("#!/opt/venv/bin/python\n")
+    assert module.install_layout(tmp_path, interpreter="/opt/venv/bin/python") == paths
+    assert not (launch / "removed.launch.py").is_symlink()
     before = {p: p.lstat().st_mtime_ns for p in paths}
     assert module.install_layout(tmp_path, interpreter="/opt/venv/bin/python") == paths
     assert {p: p.lstat().st_mtime_ns for p in paths} == before

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from engine_doubles import NetConfig
 
+from deephar_ros.action_buffer import authors_clip_step
 from deephar_ros.camera import MEAN_TORSO_LENGTH_M, CameraIntrinsics
 from deephar_ros.crops import AUTHORS_CROP_MARGIN, crop_window
 from deephar_ros.detection import FullFrameDetector, GivenBoxesDetector
@@ -370,3 +371,28 @@ def test_detector_mode_calls_the_detector_on_every_frame_and_bad_settings_are_re
         Pipeline(BlobEngine(), PipelineConfig(crop_source="guess"))
     with pytest.raises(ValueError, match="detect_every_n_frames"):
         Pipeline(BlobEngine(), PipelineConfig(crop_source="pose", detect_every_n_frames=0))
+
+
+def test_the_authors_action_scoring_with_the_mirrored_pass():
+    engine = BlobEngine()
+    config = PipelineConfig(clip_stride=1, action_scoring="authors", mirrored_action_pass=True)
+    pipeline = Pipeline(engine, config)
+    assert pipeline.actions.run_every_n_frames == authors_clip_step("ntu60", 8) == 14
+    results = []
+    for k in range(8 + 14):
+        people, image, _ = two_people_frame(shift=0.01 * k)
+        results.append(pipeline.process(image, k * 33_333_333, INTRINSICS, boxes=[box_of(p) for p in people]))
+    # Every crop went through the network twice (as is and mirrored), in one batch per frame.
+    assert all(len(batch) == 4 for batch in engine.frame_batches)
+    mirrored_crops = engine.frame_batches[-1][2:]
+    np.testing.assert_array_equal(mirrored_crops, engine.frame_batches[-1][:2, :, ::-1])
+    # A clip when the ring first filled (frame 7), the next one 14 frames later: both passes of
+    # both tracks in one action batch each time.
+    assert [len(batch) for batch in engine.action_batches] == [4, 4]
+    action = results[-1].people[0].action
+    assert action.clips_averaged == 2  # two clips, each with both passes, in the product
+    assert action.top_label == "hand waving"
+    pipeline.set_frame_rate(15.0)
+    assert pipeline.actions.run_every_n_frames == authors_clip_step("ntu60", 8, 15.0) == 7
+    with pytest.raises(ValueError, match="action_scoring"):
+        Pipeline(BlobEngine(), PipelineConfig(action_scoring="vote"))

@@ -85,6 +85,7 @@ class ApproximateTimePairer(Generic[Colour, Depth]):
         self._colours: deque[tuple[float, Colour]] = deque()
         self._depths: deque[tuple[float, Depth]] = deque()
         self._lost_depth: float | None = None  # stamp of the newest depth pushed out of its queue
+        self._newest_colour: float | None = None
         self._given_up = 0
 
     def add_colour(self, stamp: float, colour: Colour) -> tuple[tuple[Colour, Depth] | None, int]:
@@ -93,9 +94,9 @@ class ApproximateTimePairer(Generic[Colour, Depth]):
         The count includes frames given up during add_depth calls since the previous add_colour.
         """
         with self._lock:
-            if self._colours and stamp < self._colours[-1][0]:
-                self._given_up += len(self._colours)
-                self._colours.clear()
+            if self._newest_colour is not None and stamp < self._newest_colour:
+                self._start_colour_timeline(stamp)
+            self._newest_colour = stamp
             self._colours.append((stamp, colour))
             if len(self._colours) > self._queue_size:
                 self._colours.popleft()
@@ -114,6 +115,15 @@ class ApproximateTimePairer(Generic[Colour, Depth]):
             if len(self._depths) > self._queue_size:
                 self._lost_depth = self._depths.popleft()[0]
             return self._settle()
+
+    def _start_colour_timeline(self, stamp: float) -> None:
+        """Colour stamps went back to stamp: give up the waiting frames and drop the depth frames
+        too late for it (the old timeline's; the new one's come again or are already in)."""
+        self._given_up += len(self._colours)
+        self._colours.clear()
+        self._depths = deque(entry for entry in self._depths if entry[0] <= stamp + self._slop)
+        if self._lost_depth is not None and self._lost_depth > stamp + self._slop:
+            self._lost_depth = None
 
     def _settle(self) -> tuple[Colour, Depth] | None:
         """Decide the waiting colour frames, oldest first, while each can be; the newest pair made."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from deephar_ros.action_buffer import SCORINGS
 from deephar_ros.config import preset_names
 from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import BACKEND_NAMES
@@ -40,6 +41,8 @@ class PerceptionParameters:
     action_every_n_frames: int = 1
     clip_stride: int = 0
     action_top_k: int = 5
+    action_scoring: str = "mean"
+    mirrored_action_pass: bool = False
     smoothing: bool = False
     track_timeout: float = 1.0
     image_transport: str = "raw"
@@ -81,6 +84,15 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
         (0, 1000),
     ),
     "action_top_k": ("Labels per action message, best first; 0 for all.", (0, 1000)),
+    "action_scoring": (
+        f"How recent clips' action scores combine: {', '.join(SCORINGS)}"
+        " (authors: product, overlapping clips).",
+        None,
+    ),
+    "mirrored_action_pass": (
+        "The authors' second action pass on mirrored crops (twice the network time).",
+        None,
+    ),
     "smoothing": ("One Euro filter on the joints of each track.", None),
     "track_timeout": ("Seconds without a match before a track retires.", (0.01, 3600.0)),
     "image_transport": ("raw: subscribe to image; compressed: to image/compressed (JPEG, PNG).", None),
@@ -156,6 +168,8 @@ def validate(parameters: PerceptionParameters) -> None:
         raise ValueError(
             f"parameter image_transport='{parameters.image_transport}' is not one of {TRANSPORT_CHOICES}"
         )
+    if parameters.action_scoring not in SCORINGS:
+        raise ValueError(f"parameter action_scoring='{parameters.action_scoring}' is not one of {SCORINGS}")
     if parameters.crop_source not in CROP_SOURCES:
         raise ValueError(f"parameter crop_source='{parameters.crop_source}' is not one of {CROP_SOURCES}")
     if parameters.detector not in DETECTOR_CHOICES:

@@ -47,6 +47,7 @@ from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import (
     ImageConversionError,
     camera_info_to_intrinsics,
+    check_compressed,
     compressed_to_rgb,
     depth_to_metres,
     image_to_rgb,
@@ -78,7 +79,7 @@ class _Frame:
     """One validated camera frame waiting for the worker."""
 
     header: Header
-    image: np.ndarray  # uint8 (H, W, 3) RGB
+    image: np.ndarray | CompressedImage  # uint8 (H, W, 3) RGB, or compressed bytes decoded on the worker
     depth: np.ndarray | None  # float32 (H, W) metres
     received: float  # time.monotonic() when the image arrived
 
@@ -97,6 +98,12 @@ def camera_qos(parameters: PerceptionParameters, reliability: ReliabilityPolicy 
         reliability=reliability,
         durability=DurabilityPolicy.VOLATILE,
     )
+
+
+def _header_checked(msg: CompressedImage) -> CompressedImage:
+    """A compressed image whose header passed the checks (format, declared size); decoded later."""
+    check_compressed(msg)
+    return msg
 
 
 def engine_for(parameters: PerceptionParameters) -> InferenceEngine:
@@ -121,6 +128,8 @@ def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> P
         clip_stride=parameters.clip_stride or None,
         smoothing=parameters.smoothing,
         track_timeout_s=parameters.track_timeout,
+        action_scoring=parameters.action_scoring,
+        mirrored_action_pass=parameters.mirrored_action_pass,
         crop_source=parameters.crop_source,
         detect_every_n_frames=parameters.detect_every_n_frames,
     )
@@ -135,6 +144,14 @@ class PerceptionNode(Node):
         # destroy_node also runs when __init__ fails half way (missing weights): it needs these two.
         self.slot: LatestSlot[_Frame] = LatestSlot()
         self._worker: threading.Thread | None = None
+        try:
+            self._start()
+        except BaseException:  # a failed or interrupted start: no worker thread may outlive the node
+            self.destroy_node()
+            raise
+
+    def _start(self) -> None:
+        """Parameters, network, publishers, subscriptions, worker; `ready:` is its last line."""
         self.parameters = declare_parameters(self)
         self.engine = engine_for(self.parameters)
         self.stream = LiveStream(pipeline_for(self.parameters, self.engine), self.parameters.track_timeout)
@@ -158,15 +175,15 @@ class PerceptionNode(Node):
         self.create_timer(self.parameters.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="deephar_inference", daemon=True)
         self._worker.start()
-        self.get_logger().info(
-            f"ready: model {self.parameters.model}, {self.engine.selection}, "
-            f"listening on {self.resolve_topic_name('image')}"
-        )
         if self.engine.random_weights:
             self.get_logger().warning(
                 "random_weights is set: the network has RANDOM weights, every skeleton and action it "
                 "publishes is meaningless (plumbing tests only); markers show every joint"
             )
+        self.get_logger().info(
+            f"ready: model {self.parameters.model}, {self.engine.selection}, "
+            f"listening on {self.resolve_topic_name('image')}"
+        )
 
     def _create_publishers(self) -> None:
         self._skeletons = self.create_publisher(SkeletonArray, "skeletons", OUTPUT_QOS)
@@ -188,10 +205,10 @@ class PerceptionNode(Node):
         )
         if self.parameters.image_transport == "compressed":
             colour_type, colour_topic = CompressedImage, self.resolve_topic_name("image") + "/compressed"
-            self._to_rgb = compressed_to_rgb
+            self._to_frame_image = _header_checked
         else:
             colour_type, colour_topic = Image, "image"
-            self._to_rgb = image_to_rgb
+            self._to_frame_image = image_to_rgb
         self._matched: list[MatchedSubscription] = []
         if self.parameters.use_depth and ApproximateTimeSynchronizer is not None:
             if auto:  # message_filters owns these subscriptions: the publishers are judged once, now
@@ -256,7 +273,7 @@ class PerceptionNode(Node):
         if not self._accept(msg.header):
             return
         received = time.monotonic()
-        image = self._convert(self._to_rgb, msg, "image")
+        image = self._convert(self._to_frame_image, msg, "image")
         if image is None:
             return
         if not self.parameters.use_depth:
@@ -267,7 +284,9 @@ class PerceptionNode(Node):
         )
         for _ in range(unpaired):
             self._refuse(
-                "depth_unpaired", f"no depth image within {self.parameters.depth_slop} s of an image"
+                "depth_unpaired",
+                f"no depth image paired with an image (none within {self.parameters.depth_slop} s, "
+                "or late by more than the queue, or a newer image's pair came first)",
             )
         if pair is not None:
             self._submit(*pair[0], pair[1])
@@ -285,7 +304,7 @@ class PerceptionNode(Node):
         if not self._accept(colour.header):
             return
         received = time.monotonic()
-        image = self._convert(self._to_rgb, colour, "image")
+        image = self._convert(self._to_frame_image, colour, "image")
         depth = None if image is None else self._convert(depth_to_metres, depth_msg, "depth")
         if depth is not None:
             self._submit(colour.header, image, received, depth)
@@ -365,16 +384,21 @@ class PerceptionNode(Node):
             )
 
     def _process(self, frame: _Frame) -> None:
+        image = frame.image
+        if isinstance(image, CompressedImage):  # decoded here, newest first: a flood cannot starve the camera
+            image = self._convert(compressed_to_rgb, image, "image")
+            if image is None:
+                return
         frame_id = self.parameters.output_frame or frame.header.frame_id
         if not frame_id:
             self._notice(
                 Notice("frame_id_missing", "image has an empty frame_id and output_frame is not set")
             )
-        step = self.stream.process(frame.image, time_to_ns(frame.header.stamp), frame.depth)
+        step = self.stream.process(image, time_to_ns(frame.header.stamp), frame.depth)
         for notice in step.notices:
             self._notice(notice)
         self._last_header = Header(stamp=frame.header.stamp, frame_id=frame_id)
-        self._publish(step, self._last_header, frame.image)
+        self._publish(step, self._last_header, image)
         self.stats.frame_processed((time.monotonic() - frame.received) * 1000.0)
 
     def _publish(self, step: StreamStep, header: Header, image: np.ndarray) -> None:

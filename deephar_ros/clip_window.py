@@ -1,0 +1,161 @@
+"""One crop window per action clip, as the authors crop, and per-frame features re-expressed into it.
+
+Why: the authors crop every frame of an action clip with one window, so body translation and scale
+(sitting down, falling, walking towards the camera) show in the pose the action branch reads. We
+crop each frame on its own window (tracking the person), which hides them. Running the network on
+clip-window crops would cost a second forward per frame, so instead the pose values a frame packs
+for the action branch are mapped from its own window into the clip window when a clip is due.
+
+The authors' clip window (deephar/data/ntu.py:189-206, deephar/data/pennaction.py:119-135):
+- NTU (our default model; exp/ntu/eval_ntu_multitask.py:50 sets use_gt_bbox=True) takes
+  `get_gt_bbox` (deephar/utils/bbox.py:160-197): the square box of each of the frames
+  0, int(T/2 + 0.5) and T-1 (bbox.py:170; `get_valid_bbox`, 1.5 times the larger side of the
+  joints' extent, bbox.py:53-76), and their union (bbox.py:182-185).
+- Penn Action (exp/pennaction/eval_penn_multitask.py:60-62, predicted boxes) takes the union of
+  every frame's box (`compute_clip_bbox`, pennaction.py:33-44).
+- Both then raise a window under 32 px to 32 (ntu.py:205-206, pennaction.py:134-135) and crop the
+  union rectangle, resized to 256x256 whatever its aspect (transform.py:56-61, 110-112).
+Our per-frame windows are the same square boxes (crops.py `crop_window`), so `clip_window` takes
+the union of all T of them (Penn's rule; NTU's three frames give the same union whenever the motion
+is monotone over the clip, and the union of all frames guarantees every re-expressed x, y stays in
+[0, 1], the only range the network's soft-argmax produces). `CropWindow` is square, so the union
+rectangle becomes the square of its larger side around the same centre: it keeps the person's aspect
+as in every per-frame crop, where the authors stretch the narrower axis of a non-square union.
+
+Pose values: each action block packs (x, y[, z]) * visibility per joint (spnet_blocks.py
+`PredictionBlock.forward`, `ActionBlock.encode_frame`). With the frame's window (left, top, s) and
+the clip's (L, T, S), x' = (x s + left - L) / S and y' likewise (x, y are crop-normalised, 0 at the
+window's left/top edge, crops.py); so packed x v -> x v s/S + v (left - L)/S: the translation term
+needs each joint's visibility, which the packed vector does not carry, so the caller passes it.
+z is not rescaled by s/S: the authors normalise depth over rootz +- 1000 mm * scale
+(ntu.py:197-202, 236), where scale is the augmentation scale, fixed to 1 at test
+(deephar/config.py:11), whatever the window's size. But their rootz is the root's mean depth over
+the clip (ntu.py:197), while one frame's network can only be relative to that frame's root; given
+each frame's root depth d_t (metres), z' = z + (d_t - mean d) / (2 * depth_scale).
+
+Appearance values (Fv x ceil(J/4)*2 per block) are the first-pyramid feature maps pooled by each
+joint's probability map, then a 1x1 conv: the maps of a differently framed crop are another function
+of the pixels (receptive fields, resampling, what lies at the borders), so no map of the pooled
+vector gives the clip-window crop's. Measured (test/test_clip_window.py, the reference random
+weights of the ntu config, frames 0, 4, 7 of a synthetic sit-down: box 120 px down and shrinking to
+70 %; and of a walk-towards: box growing from 150 to 330 px), relative L2 per block: the clip-window
+crop's appearance differs from the own-window crop's by 4.7 % median, 19 % at most (walk-towards
+4.2 %, 17 %), about what the own-window appearance drifts across the clip (5-7 % median), while a
+different-looking person (inverted colours) differs by 23 % median, 12 % at least. So we keep each
+frame's own appearance: the error is of the order of the clip's own variation, and the alternative
+is a second network pass per frame. Random weights pool with diffuse maps; trained weights, whose
+maps sit on the joints, may be more or less sensitive to the framing: measure again with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from deephar_ros.camera import AUTHORS_DEPTH_SCALE
+from deephar_ros.config import SPNetConfig
+from deephar_ros.crops import CropWindow
+
+
+@dataclass(frozen=True)
+class BlockSlices:
+    """Where one action block's values lie in a frame's packed feature vector."""
+
+    pose: slice  # J * D values, joint-major: (x, y[, z]) * visibility of joint 0, then joint 1, ...
+    appearance: slice  # Fv * ceil(J / 4) * 2 pooled appearance values
+
+
+def feature_layout(config: SPNetConfig) -> tuple[BlockSlices, ...]:
+    """The packed per-frame layout of `SPNet.forward_frames` (its `frame_feature_size` = the last stop).
+
+    Blocks follow the network's order (action pyramids, their levels); each block packs its pose
+    stream then its appearance stream after the joint half of the 2x2 pooling (joints padded to a
+    multiple of 4, then halved).
+    """
+    if config.is_pose_only:
+        raise ValueError(f"config {config.name!r} is pose only: its frames pack no action features")
+    pose_size = config.num_joints * config.pose_dim
+    appearance_size = config.num_visual_features * -(-config.num_joints // 4) * 2
+    block_size = pose_size + appearance_size
+    return tuple(
+        BlockSlices(
+            pose=slice(start, start + pose_size), appearance=slice(start + pose_size, start + block_size)
+        )
+        for start in range(0, config.num_action_blocks * block_size, block_size)
+    )
+
+
+def clip_window(windows: Sequence[CropWindow]) -> CropWindow:
+    """The one window of a clip: the square around the union of its frames' windows (see module doc)."""
+    if not windows:
+        raise ValueError("a clip needs at least one window")
+    left = min(w.left for w in windows)
+    top = min(w.top for w in windows)
+    right = max(w.left + w.size for w in windows)
+    bottom = max(w.top + w.size for w in windows)
+    return CropWindow(cx=(left + right) / 2, cy=(top + bottom) / 2, size=max(right - left, bottom - top))
+
+
+def reexpress_features(
+    features: np.ndarray,
+    windows: Sequence[CropWindow],
+    clip: CropWindow,
+    visibility: np.ndarray,
+    config: SPNetConfig,
+    *,
+    root_depths_m: np.ndarray | None = None,
+    depth_scale: float = AUTHORS_DEPTH_SCALE,
+    mirrored: bool = False,
+) -> np.ndarray:
+    """A track's (T, K) per-frame features -> as if every frame had been cropped with `clip`.
+
+    `windows[t]` is the window frame t was cropped with. `visibility` is each joint's visibility
+    (T, J), used for every block, or per block (T, num_action_blocks, J). The final pose's
+    visibility column is exact for the last block where there are no replica maps (NTU) and stands
+    in for the others: a wrong v errs by |v_block - v| (left - L) / S per x, y value. `root_depths_m` (T,), 3D
+    models only, moves z from each frame's root to the clip's mean root; without it z is kept.
+    `mirrored`: the features come from left-right mirrored crops (x = 1 - x), so the target is the
+    mirrored clip-window crop. Appearance values are returned as they are (see module doc).
+    """
+    features = np.asarray(features)
+    layout = feature_layout(config)
+    frames, joints, dim = len(windows), config.num_joints, config.pose_dim
+    if features.shape != (frames, layout[-1].appearance.stop):
+        raise ValueError(
+            f"features must be ({frames}, {layout[-1].appearance.stop}) for {frames} windows, "
+            f"got {features.shape}"
+        )
+    visibility = np.asarray(visibility, dtype=np.float64)
+    if visibility.shape == (frames, joints):
+        visibility = visibility[:, None, :]
+    elif visibility.shape != (frames, len(layout), joints):
+        raise ValueError(
+            f"visibility must be ({frames}, {joints}) or ({frames}, {len(layout)}, {joints}), "
+            f"got {visibility.shape}"
+        )
+    visibility = np.broadcast_to(visibility, (frames, len(layout), joints))
+
+    sizes = np.array([w.size for w in windows])
+    corners = np.array([[w.left, w.top] for w in windows])
+    gain = np.ones((frames, dim))
+    gain[:, :2] = (sizes / clip.size)[:, None]
+    shift = np.zeros((frames, dim))
+    shift[:, :2] = (corners - np.array([clip.left, clip.top])) / clip.size
+    if mirrored:  # x_m = 1 - x on both sides of x' = gain x + shift
+        shift[:, 0] = 1.0 - gain[:, 0] - shift[:, 0]
+    if root_depths_m is not None:
+        roots = np.asarray(root_depths_m, dtype=np.float64)
+        if dim != 3:
+            raise ValueError(f"config {config.name!r} is 2D: root depths have no z to move")
+        if roots.shape != (frames,) or not np.isfinite(roots).all():
+            raise ValueError(f"root_depths_m must be ({frames},) finite metres, got {roots}")
+        shift[:, 2] = (roots - roots.mean()) / (2.0 * depth_scale)
+
+    out = features.copy()
+    for block, block_visibility in zip(layout, visibility.transpose(1, 0, 2), strict=True):
+        pose = features[:, block.pose].reshape(frames, joints, dim).astype(np.float64)
+        pose = pose * gain[:, None, :] + block_visibility[:, :, None] * shift[:, None, :]
+        out[:, block.pose] = pose.reshape(frames, joints * dim)
+    return out

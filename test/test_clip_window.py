@@ -1,0 +1,296 @@
+"""One window per clip (issue 12, item 1): per-frame features re-expressed into the authors' clip window."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from deephar_ros.clip_window import clip_window, feature_layout, reexpress_features
+from deephar_ros.config import get_preset
+from deephar_ros.crops import CropWindow, crop_window, image_to_crop, warp_crops
+from deephar_ros.joints import get_layout
+from deephar_ros.results import Box
+from deephar_ros.spnet import SPNet
+
+NTU = get_preset("ntu_multitask")
+PENN = get_preset("penn_multitask")
+FRAMES = 8
+
+
+# ---- synthetic clips ------------------------------------------------------------------------------
+def sit_down_boxes() -> list[Box]:
+    """A person's box moving 120 px down and shrinking to 70 % of its height over the clip."""
+    boxes = []
+    for t in range(FRAMES):
+        height = 300.0 * (1.0 - 0.3 * t / (FRAMES - 1))
+        top = 100.0 + 120.0 * t / (FRAMES - 1)
+        boxes.append(Box(320.0 - 0.2 * height, top, 320.0 + 0.2 * height, top + height, 1.0))
+    return boxes
+
+
+def walk_towards_boxes() -> list[Box]:
+    """A person's box growing from 150 to 330 px high, its feet coming down the image."""
+    boxes = []
+    for t in range(FRAMES):
+        height = 150.0 + 180.0 * t / (FRAMES - 1)
+        bottom = 300.0 + 120.0 * t / (FRAMES - 1)
+        boxes.append(Box(300.0 - 0.2 * height, bottom - height, 300.0 + 0.2 * height, bottom, 1.0))
+    return boxes
+
+
+def skeleton_pixels(boxes: list[Box], config) -> np.ndarray:
+    """(T, J, 2) image pixels of joints fixed relative to the box; the head at its top centre."""
+    relative = np.random.default_rng(3).uniform(0.1, 0.9, (config.num_joints, 2))
+    relative[get_layout(config.joint_layout).index("head_top")] = (0.5, 0.05)
+    return np.stack([np.array([b.x0, b.y0]) + relative * np.array([b.width, b.height]) - 0.5 for b in boxes])
+
+
+def pack(poses: np.ndarray, visibility: np.ndarray, config, seed: int = 0) -> np.ndarray:
+    """(T, J, D) poses and (T, blocks, J) visibility -> (T, K) features as the network packs them."""
+    layout = feature_layout(config)
+    features = np.random.default_rng(seed).normal(size=(len(poses), layout[-1].appearance.stop))
+    for b, block in enumerate(layout):
+        features[:, block.pose] = (poses * visibility[:, b, :, None]).reshape(len(poses), -1)
+    return features.astype(np.float32)
+
+
+def block_poses(features: np.ndarray, config, block: int) -> np.ndarray:
+    return features[:, feature_layout(config)[block].pose].reshape(len(features), config.num_joints, -1)
+
+
+def visibilities(config, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(
+        0.2, 1.0, (FRAMES, config.num_action_blocks, config.num_joints)
+    )
+
+
+# ---- layout ---------------------------------------------------------------------------------------
+def _frames_with_block_poses(model: SPNet, frames: torch.Tensor):
+    """forward_frames, and each action block's pose stream input caught from its prediction block."""
+    caught: list[torch.Tensor] = []
+    hooks = [
+        stage.block.register_forward_hook(lambda _m, _i, out: caught.append(out.action_pose))
+        for stages in model.pyramids
+        for stage in stages
+        if stage.action is not None
+    ]
+    try:
+        with torch.no_grad():
+            pose, features = model.forward_frames(frames)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return pose.numpy(), features.numpy(), [p.flatten(1).numpy() for p in caught]
+
+
+def _check_layout(model: SPNet, frames: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    pose, features, block_inputs = _frames_with_block_poses(model, frames)
+    layout = feature_layout(model.config)
+    assert layout[-1].appearance.stop == model.frame_feature_size == features.shape[1]
+    assert len(layout) == len(block_inputs) == model.config.num_action_blocks
+    sizes = [b.appearance.stop - b.pose.start for b in layout]
+    assert sizes == model.action_feature_sizes
+    for block, expected in zip(layout, block_inputs, strict=True):
+        np.testing.assert_array_equal(features[:, block.pose], expected)
+    return pose, features
+
+
+def test_layout_locates_each_blocks_pose_in_ntu_features(ntu_reference_model):
+    frames = torch.rand((2, 3, 256, 256), generator=torch.Generator().manual_seed(5)) * 2 - 1
+    pose, features = _check_layout(ntu_reference_model, frames)
+    # No replica maps in NTU: the last block reads the final pose with its own visibility, so the
+    # final pose's visibility column is the exact one for that block.
+    last = block_poses(features, NTU, -1)
+    np.testing.assert_allclose(last, pose[..., :3] * pose[..., 3:], rtol=1e-6, atol=1e-7)
+
+
+def test_layout_locates_each_blocks_pose_in_penn_features(penn_model, penn_clip):
+    _check_layout(penn_model, penn_clip[0, :1])
+
+
+def test_layout_refuses_pose_only_config():
+    with pytest.raises(ValueError, match="pose only"):
+        feature_layout(NTU.pose_only())
+
+
+# ---- clip window ----------------------------------------------------------------------------------
+def test_clip_window_is_the_square_around_the_union_of_the_frames_windows():
+    windows = [crop_window(box) for box in sit_down_boxes()]
+    clip = clip_window(windows)
+    left = min(w.left for w in windows)
+    top = min(w.top for w in windows)
+    right = max(w.left + w.size for w in windows)
+    bottom = max(w.top + w.size for w in windows)
+    assert clip.size == pytest.approx(max(right - left, bottom - top))
+    assert (clip.cx, clip.cy) == pytest.approx(((left + right) / 2, (top + bottom) / 2))
+    for w in windows:  # every frame's window inside: re-expressed x, y stay in [0, 1]
+        assert clip.left <= w.left + 1e-9 and w.left + w.size <= clip.left + clip.size + 1e-9
+        assert clip.top <= w.top + 1e-9 and w.top + w.size <= clip.top + clip.size + 1e-9
+
+
+@pytest.mark.parametrize("boxes", [sit_down_boxes(), walk_towards_boxes()], ids=["sit_down", "walk_towards"])
+def test_clip_window_equals_the_authors_ntu_frames_on_a_monotone_clip(boxes):
+    windows = [crop_window(box) for box in boxes]
+    authors_frames = [0, int(FRAMES / 2 + 0.5), FRAMES - 1]  # deephar/utils/bbox.py:170
+    assert clip_window(windows) == clip_window([windows[t] for t in authors_frames])
+
+
+def test_clip_window_of_one_window_is_that_window_and_of_none_an_error():
+    window = CropWindow(100.0, 80.0, 64.0)
+    assert clip_window([window]) == window
+    with pytest.raises(ValueError, match="at least one"):
+        clip_window([])
+
+
+# ---- re-expression --------------------------------------------------------------------------------
+@pytest.mark.parametrize("clip_name", ["sit_down", "walk_towards"])
+def test_reexpressed_pose_moves_as_a_clip_window_crop_would(clip_name):
+    boxes = sit_down_boxes() if clip_name == "sit_down" else walk_towards_boxes()
+    windows = [crop_window(box) for box in boxes]
+    clip = clip_window(windows)
+    pixels = skeleton_pixels(boxes, NTU)
+    # depth: the root recedes with the box's height; joints at fixed offsets from the root (metres)
+    roots = 750.0 / np.array([b.height for b in boxes])
+    depths = roots[:, None] + np.random.default_rng(4).uniform(-0.3, 0.3, NTU.num_joints)
+    per_frame_xy = np.stack([image_to_crop(p, w) for p, w in zip(pixels, windows, strict=True)])
+    per_frame = np.concatenate([per_frame_xy, ((depths - roots[:, None]) / 2 + 0.5)[..., None]], axis=-1)
+    # what the authors' action branch reads: every frame in the clip window, z around the clip's mean root
+    clip_xy = image_to_crop(pixels, clip)
+    authors = np.concatenate([clip_xy, ((depths - roots.mean()) / 2 + 0.5)[..., None]], axis=-1)
+    vis = visibilities(NTU)
+    features = pack(per_frame, vis, NTU)
+
+    out = reexpress_features(features, windows, clip, vis, NTU, root_depths_m=roots)
+
+    head = get_layout(NTU.joint_layout).index("head_top")
+    head_y = block_poses(features, NTU, 0)[:, head, 1] / vis[:, 0, head]
+    assert np.ptp(head_y) < 1e-6  # today: per-frame windows hide the motion
+    assert np.ptp(authors[:, head, 1]) > 0.1  # the authors' crop shows it
+    assert not np.allclose(features, pack(authors, vis, NTU), atol=0.05)  # so today's features are wrong
+    for b in range(NTU.num_action_blocks):
+        np.testing.assert_allclose(block_poses(out, NTU, b), authors * vis[:, b, :, None], atol=2e-6)
+    for block in feature_layout(NTU):
+        np.testing.assert_array_equal(out[:, block.appearance], features[:, block.appearance])
+    assert out.dtype == features.dtype and out.shape == features.shape
+
+
+def test_walk_towards_grows_the_person_in_the_clip_window():
+    boxes = walk_towards_boxes()
+    windows = [crop_window(box) for box in boxes]
+    pixels = skeleton_pixels(boxes, PENN)
+    per_frame = np.stack([image_to_crop(p, w) for p, w in zip(pixels, windows, strict=True)])
+    vis = visibilities(PENN)
+    out = reexpress_features(pack(per_frame, vis, PENN), windows, clip_window(windows), vis, PENN)
+    poses = block_poses(out, PENN, 3) / vis[:, 3, :, None]
+    spread = np.ptp(poses[..., 1], axis=1)  # the skeleton's height in the crop
+    np.testing.assert_allclose(spread / spread[0], [b.height / boxes[0].height for b in boxes], rtol=1e-5)
+    np.testing.assert_allclose(np.ptp(per_frame[..., 1], axis=1), np.ptp(per_frame[0, :, 1]), rtol=1e-9)
+
+
+def test_one_visibility_per_joint_serves_every_block():
+    windows = [crop_window(box) for box in sit_down_boxes()]
+    vis = np.repeat(visibilities(PENN)[:, :1], PENN.num_action_blocks, axis=1)
+    features = pack(np.random.default_rng(2).uniform(size=(FRAMES, PENN.num_joints, 2)), vis, PENN)
+    clip = clip_window(windows)
+    np.testing.assert_array_equal(
+        reexpress_features(features, windows, clip, vis[:, 0], PENN),
+        reexpress_features(features, windows, clip, vis, PENN),
+    )
+
+
+def test_mirrored_features_go_to_the_mirrored_clip_window_crop():
+    boxes = sit_down_boxes()
+    windows = [crop_window(box) for box in boxes]
+    clip = clip_window(windows)
+    pixels = skeleton_pixels(boxes, PENN)
+    mirror = np.array([-1.0, 1.0])
+    flip = np.array([1.0, 0.0])
+    per_frame = np.stack([flip + mirror * image_to_crop(p, w) for p, w in zip(pixels, windows, strict=True)])
+    vis = visibilities(PENN)
+    out = reexpress_features(pack(per_frame, vis, PENN), windows, clip, vis, PENN, mirrored=True)
+    expected = flip + mirror * image_to_crop(pixels, clip)
+    for b in range(PENN.num_action_blocks):
+        np.testing.assert_allclose(block_poses(out, PENN, b), expected * vis[:, b, :, None], atol=2e-6)
+
+
+def test_z_is_kept_without_root_depths_and_same_windows_change_nothing():
+    window = CropWindow(200.0, 150.0, 180.0)
+    vis = visibilities(NTU)
+    features = pack(np.random.default_rng(6).uniform(size=(FRAMES, NTU.num_joints, 3)), vis, NTU)
+    out = reexpress_features(features, [window] * FRAMES, window, vis, NTU)
+    np.testing.assert_allclose(out, features, atol=1e-7)
+
+
+def test_bad_inputs_get_clear_errors():
+    windows = [crop_window(box) for box in sit_down_boxes()]
+    clip = clip_window(windows)
+    vis = visibilities(PENN)
+    features = pack(np.zeros((FRAMES, PENN.num_joints, 2)), vis, PENN)
+    with pytest.raises(ValueError, match="features must be"):
+        reexpress_features(features[:-1], windows, clip, vis, PENN)
+    with pytest.raises(ValueError, match="visibility must be"):
+        reexpress_features(features, windows, clip, vis[:, :2], PENN)
+    with pytest.raises(ValueError, match="2D"):
+        reexpress_features(features, windows, clip, vis, PENN, root_depths_m=np.ones(FRAMES))
+    ntu_vis = visibilities(NTU)
+    ntu_features = pack(np.zeros((FRAMES, NTU.num_joints, 3)), ntu_vis, NTU)
+    with pytest.raises(ValueError, match="root_depths_m"):
+        reexpress_features(ntu_features, windows, clip, ntu_vis, NTU, root_depths_m=np.full(FRAMES, np.nan))
+
+
+# ---- appearance -----------------------------------------------------------------------------------
+def render_scene(box: Box) -> np.ndarray:
+    """A 640x600 frame holding every window of the clips: smooth random background, stick person in `box`."""
+    rng = np.random.default_rng(8)
+    image = cv2.resize(rng.uniform(40, 200, (15, 16, 3)).astype(np.uint8), (640, 600), cv2.INTER_CUBIC)
+    x0, y0, w, h = box.x0, box.y0, box.width, box.height
+
+    def point(u: float, v: float) -> tuple[int, int]:
+        return round(x0 + u * w), round(y0 + v * h)
+
+    thick = max(round(0.07 * h), 1)
+    cv2.rectangle(image, point(0.3, 0.2), point(0.7, 0.55), (200, 40, 40), -1)
+    cv2.circle(image, point(0.5, 0.1), max(round(0.08 * h), 1), (230, 190, 150), -1)
+    for (u0, v0), (u1, v1), colour in [
+        ((0.3, 0.22), (0.05, 0.5), (40, 160, 40)),
+        ((0.7, 0.22), (0.95, 0.5), (40, 160, 40)),
+        ((0.4, 0.55), (0.3, 0.98), (30, 30, 150)),
+        ((0.6, 0.55), (0.7, 0.98), (30, 30, 150)),
+    ]:
+        cv2.line(image, point(u0, v0), point(u1, v1), colour, thick)
+    return image
+
+
+@pytest.mark.parametrize("clip_name", ["sit_down", "walk_towards"])
+def test_appearance_of_a_clip_window_crop_is_close_to_the_per_frame_one(ntu_reference_model, clip_name):
+    """Why appearance is kept per frame: measured here, quoted in clip_window's module docstring."""
+    boxes = sit_down_boxes() if clip_name == "sit_down" else walk_towards_boxes()
+    frames = [0, int(FRAMES / 2 + 0.5), FRAMES - 1]
+    windows = [crop_window(box) for box in boxes]
+    clip = clip_window(windows)
+    scenes = [render_scene(boxes[t]) for t in frames]
+    crops = np.concatenate(
+        [warp_crops(scene, [windows[t], clip]) for scene, t in zip(scenes, frames, strict=True)]
+        + [warp_crops(255 - scene, [windows[t]]) for scene, t in zip(scenes, frames, strict=True)]
+    )  # per frame: own window, clip window; then a different-looking person (inverted colours), own window
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255 * 2 - 1
+    with torch.no_grad():
+        features = ntu_reference_model.forward_frames(x)[1].numpy()
+    pairs = features[: 2 * len(frames)].reshape(len(frames), 2, -1)
+    own, in_clip, other = pairs[:, 0], pairs[:, 1], features[2 * len(frames) :]
+
+    def relative(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)
+
+    layout = feature_layout(NTU)
+    change = np.array([relative(in_clip[:, b.appearance], own[:, b.appearance]) for b in layout])
+    drift = np.array([relative(own[1:, b.appearance], own[:1, b.appearance]) for b in layout])
+    person = np.array([relative(other[:, b.appearance], own[:, b.appearance]) for b in layout])
+    print(
+        f"{clip_name} appearance (relative L2), clip vs own window: median {np.median(change):.3f} "
+        f"max {change.max():.3f}; own windows across the clip: median {np.median(drift):.3f} "
+        f"max {drift.max():.3f}; another-looking person: median {np.median(person):.3f} "
+        f"min {person.min():.3f}"
+    )
+    assert np.median(change) > 0.005  # not the same: a pooled vector has no exact map to another crop's
+    assert np.median(change) < 0.4 * np.median(person)  # but framing matters far less than looks
