@@ -28,7 +28,7 @@ import numpy as np
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.frame_rate import FrameRateEstimator
 from deephar_ros.pipeline import Pipeline, depth_misfit, intrinsics_misfit
-from deephar_ros.results import DEPTH_FROM_SIZE, FrameResult, seconds
+from deephar_ros.results import DEPTH_FROM_SIZE, Box, FrameResult, seconds
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,17 @@ class LiveStream:
         with self._intrinsics_lock:
             self._intrinsics = intrinsics
 
-    def process(self, image: np.ndarray, stamp_ns: int, depth: np.ndarray | None = None) -> StreamStep:
-        """One frame through the pipeline, with the stream's intrinsics; its result and notices."""
+    def process(
+        self,
+        image: np.ndarray,
+        stamp_ns: int,
+        depth: np.ndarray | None = None,
+        boxes: list[Box] | None = None,
+    ) -> StreamStep:
+        """One frame through the pipeline, with the stream's intrinsics; its result and notices.
+
+        `boxes`: people found by another detector on this very image (else the pipeline finds them).
+        """
         notices: list[Notice] = []
         height, width = image.shape[:2]
         if depth is not None and (misfit := depth_misfit(depth, height, width)):
@@ -87,7 +96,7 @@ class LiveStream:
             depth = None
         intrinsics = self._intrinsics_for(width, height, notices)
         previous_ns = self._last_stamp_ns
-        result = self.pipeline.process(image, stamp_ns, intrinsics, depth)
+        result = self.pipeline.process(image, stamp_ns, intrinsics, depth, boxes)
         self._last_stamp_ns = result.stamp_ns
         if result.time_reset:
             back = seconds(previous_ns - result.stamp_ns) if previous_ns is not None else 0.0

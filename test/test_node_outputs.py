@@ -137,3 +137,23 @@ def test_compressed_images_are_decoded_on_the_worker_newest_first(rig_factory, m
     assert len(decoded_on) < 21  # most bombs were replaced before the worker got to them
     rig.spin_until(lambda: stats.processed + stats.dropped + sum(stats.bad_input.values()) == stats.received)
     assert stats.failed == 0
+
+
+def test_boxes_from_a_topic_need_vision_msgs_and_no_depth(rclpy_module_context):
+    from rclpy.parameter import Parameter
+
+    from deephar_ros.ros.perception_node import PerceptionNode
+
+    def start(**parameters):
+        overrides = {"random_weights": True, "backend": "cpu-eager", "detector": "topic"} | parameters
+        return PerceptionNode(
+            context=rclpy_module_context,
+            namespace="/outputs_topic",
+            parameter_overrides=[Parameter(name, value=value) for name, value in overrides.items()],
+        )
+
+    with pytest.raises(ValueError, match="cannot be combined with use_depth"):
+        start(use_depth=True)
+    # PyPI has no vision_msgs: the node says so at start-up instead of waiting for boxes forever.
+    with pytest.raises(RuntimeError, match="vision_msgs is not installed"):
+        start()

@@ -279,6 +279,11 @@ def test_readme_parameters_table_is_the_declared_parameters():
     assert [cells[0].strip().strip("`") for cells in rows] == [f.name for f in fields(PerceptionParameters)]
     for cells, parameter in zip(rows, fields(PerceptionParameters), strict=True):
         default = parameter.default
-        shown = '""' if default == "" else str(default).lower() if isinstance(default, bool) else str(default)
+        if isinstance(default, tuple):  # a string array, as YAML writes it
+            shown = "[" + ", ".join(f'"{item}"' for item in default) + "]"
+        elif isinstance(default, bool):
+            shown = str(default).lower()
+        else:
+            shown = '""' if default == "" else str(default)
         assert cells[1].strip().strip("`") == shown, parameter.name
         assert cells[2].strip().startswith(_DESCRIPTIONS[parameter.name][0]), parameter.name

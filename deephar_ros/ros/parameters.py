@@ -19,7 +19,8 @@ from deephar_ros.engine import BACKEND_NAMES
 from deephar_ros.pipeline import CROP_SOURCES
 
 RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
-DETECTOR_CHOICES = tuple(DETECTORS)
+# "topic": boxes from another detector's vision_msgs/Detection2DArray on detections_in (ROS installs).
+DETECTOR_CHOICES = (*DETECTORS, "topic")
 TRANSPORT_CHOICES = ("raw", "compressed")
 
 
@@ -32,6 +33,7 @@ class PerceptionParameters:
     backend: str = "auto"
     device: str = "auto"
     detector: str = "hog"
+    person_class_ids: tuple[str, ...] = ("person", "0")
     crop_source: str = "detector"
     detect_every_n_frames: int = 10
     min_detection_score: float = 0.6
@@ -68,6 +70,10 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "backend": (f"Inference back end: {', '.join(BACKEND_NAMES)}.", None),
     "device": ("Inference device: auto, cpu, cuda or cuda:N.", None),
     "detector": (f"Person detector: {', '.join(DETECTOR_CHOICES)}.", None),
+    "person_class_ids": (
+        "With detector topic: the class ids (strings) of a person in the detections (COCO: 0).",
+        None,
+    ),
     "crop_source": (
         "Crops from the detector on every frame, or from each track's last joints (pose): "
         f"{', '.join(CROP_SOURCES)}.",
@@ -174,6 +180,8 @@ def validate(parameters: PerceptionParameters) -> None:
         raise ValueError(f"parameter crop_source='{parameters.crop_source}' is not one of {CROP_SOURCES}")
     if parameters.detector not in DETECTOR_CHOICES:
         raise ValueError(f"parameter detector='{parameters.detector}' is not one of {DETECTOR_CHOICES}")
+    if parameters.detector == "topic" and parameters.use_depth:
+        raise ValueError("parameter detector='topic' cannot be combined with use_depth (yet): choose one")
     if parameters.qos_reliability not in RELIABILITY_CHOICES:
         raise ValueError(
             f"parameter qos_reliability='{parameters.qos_reliability}' is not one of {RELIABILITY_CHOICES}"

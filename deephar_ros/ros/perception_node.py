@@ -35,12 +35,15 @@ from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
+from deephar_ros.detection import GivenBoxesDetector
 from deephar_ros.drawing import draw_result, weights_banner
 from deephar_ros.engine import InferenceEngine, build_engine
 from deephar_ros.frame_rate import LostFrameCounter
 from deephar_ros.live_stream import LiveStream, Notice, StreamStep
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
 from deephar_ros.pipeline import Pipeline, PipelineConfig
+from deephar_ros.results import Box
+from deephar_ros.ros.detection_input import boxes_from_detections
 from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array
 from deephar_ros.ros.enable_switch import EnableSwitch
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
@@ -58,6 +61,7 @@ from deephar_ros.ros.node_main import run_node
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.qos_matching import MatchedSubscription, matching_reliability
 from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_ns
+from deephar_ros.ros.standard_messages import vision_types
 from deephar_ros.ros.standard_outputs import StandardOutputs
 
 try:  # RGB-D pairing on ROS installs; message_filters is not on PyPI, see ApproximateTimePairer
@@ -81,6 +85,7 @@ class _Frame:
     header: Header
     image: np.ndarray | CompressedImage  # uint8 (H, W, 3) RGB, or compressed bytes decoded on the worker
     depth: np.ndarray | None  # float32 (H, W) metres
+    boxes: list[Box] | None  # people another detector found on this image (detector: topic)
     received: float  # time.monotonic() when the image arrived
 
 
@@ -119,8 +124,9 @@ def engine_for(parameters: PerceptionParameters) -> InferenceEngine:
 
 def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> Pipeline:
     """The ROS-free pipeline configured from the node's parameters."""
+    from_topic = parameters.detector == "topic"  # boxes come with each frame: no detector of our own
     config = PipelineConfig(
-        detector=parameters.detector,
+        detector="full-frame" if from_topic else parameters.detector,
         max_people=parameters.max_people,
         min_score=parameters.min_detection_score,
         flip_tta=parameters.flip_tta,
@@ -133,7 +139,7 @@ def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> P
         crop_source=parameters.crop_source,
         detect_every_n_frames=parameters.detect_every_n_frames,
     )
-    return Pipeline(engine, config)
+    return Pipeline(engine, config, GivenBoxesDetector() if from_topic else None)
 
 
 class PerceptionNode(Node):
@@ -210,6 +216,19 @@ class PerceptionNode(Node):
             colour_type, colour_topic = Image, "image"
             self._to_frame_image = image_to_rgb
         self._matched: list[MatchedSubscription] = []
+        # What the colour images are paired with by stamp, if anything: "depth" or "detections".
+        self._pairing = "depth" if self.parameters.use_depth else None
+        self._unpaired = (
+            f"(none within {self.parameters.depth_slop} s, or late by more than the queue, "
+            "or a newer image's pair came first)"
+        )
+        if self.parameters.detector == "topic":
+            detections_type = vision_types().detection_array  # a clear start-up error without vision_msgs
+            self._pairing, self._unpaired = "detections", "of the same stamp (the detector skipped it?)"
+            self._pairer = ApproximateTimePairer(0.0)  # detectors copy their image's header
+            self._matched.append(
+                MatchedSubscription(self, detections_type, "detections_in", self._on_detections, qos, auto)
+            )
         if self.parameters.use_depth and ApproximateTimeSynchronizer is not None:
             if auto:  # message_filters owns these subscriptions: the publishers are judged once, now
                 found = self.get_publishers_info_by_topic(self.resolve_topic_name(colour_topic))
@@ -276,20 +295,18 @@ class PerceptionNode(Node):
         image = self._convert(self._to_frame_image, msg, "image")
         if image is None:
             return
-        if not self.parameters.use_depth:
-            self._submit(msg.header, image, received, None)
+        if not self._pairing:
+            self._submit(msg.header, image, received)
             return
         pair, unpaired = self._pairer.add_colour(
             time_to_ns(msg.header.stamp) / 1e9, (msg.header, image, received)
         )
         for _ in range(unpaired):
             self._refuse(
-                "depth_unpaired",
-                f"no depth image paired with an image (none within {self.parameters.depth_slop} s, "
-                "or late by more than the queue, or a newer image's pair came first)",
+                f"{self._pairing}_unpaired", f"no {self._pairing} paired with an image {self._unpaired}"
             )
         if pair is not None:
-            self._submit(*pair[0], pair[1])
+            self._submit_pair(pair)
 
     def _on_depth(self, msg: Image) -> None:
         depth = self._convert(depth_to_metres, msg, "depth")
@@ -297,7 +314,18 @@ class PerceptionNode(Node):
             return
         pair = self._pairer.add_depth(time_to_ns(msg.header.stamp) / 1e9, depth)
         if pair is not None:
-            self._submit(*pair[0], pair[1])
+            self._submit_pair(pair)
+
+    def _on_detections(self, msg: object) -> None:
+        """Another detector's boxes for one image (detector: topic); paired with it by stamp."""
+        boxes = self._convert(
+            lambda m: boxes_from_detections(m, self.parameters.person_class_ids), msg, "detections"
+        )
+        if boxes is None:
+            return
+        pair = self._pairer.add_depth(time_to_ns(msg.header.stamp) / 1e9, boxes)
+        if pair is not None:
+            self._submit_pair(pair)
 
     def _on_colour_and_depth(self, colour: Image | CompressedImage, depth_msg: Image) -> None:
         """A pair from message_filters' ApproximateTimeSynchronizer (ROS installs that have it)."""
@@ -307,7 +335,7 @@ class PerceptionNode(Node):
         image = self._convert(self._to_frame_image, colour, "image")
         depth = None if image is None else self._convert(depth_to_metres, depth_msg, "depth")
         if depth is not None:
-            self._submit(colour.header, image, received, depth)
+            self._submit(colour.header, image, received, depth=depth)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         intrinsics = self._convert(camera_info_to_intrinsics, msg, "camera_info")
@@ -326,9 +354,24 @@ class PerceptionNode(Node):
             self._refuse(reason, f"unexpected {type(error).__name__} converting a message: {error}")
         return None
 
-    def _submit(self, header: Header, image: np.ndarray, received: float, depth: np.ndarray | None) -> None:
-        if self.slot.put(_Frame(header, image, depth, received)):
+    def _submit(
+        self,
+        header: Header,
+        image: np.ndarray | CompressedImage,
+        received: float,
+        depth: np.ndarray | None = None,
+        boxes: list[Box] | None = None,
+    ) -> None:
+        if self.slot.put(_Frame(header, image, depth, boxes, received)):
             self.stats.frame_dropped()
+
+    def _submit_pair(self, pair: tuple[tuple[Header, np.ndarray | CompressedImage, float], object]) -> None:
+        """An image and what the pairer matched to it: its depth image, or its detections."""
+        (header, image, received), partner = pair
+        if self._pairing == "detections":
+            self._submit(header, image, received, boxes=partner)
+        else:
+            self._submit(header, image, received, depth=partner)
 
     # Counting and throttled warnings.
 
@@ -394,7 +437,7 @@ class PerceptionNode(Node):
             self._notice(
                 Notice("frame_id_missing", "image has an empty frame_id and output_frame is not set")
             )
-        step = self.stream.process(image, time_to_ns(frame.header.stamp), frame.depth)
+        step = self.stream.process(image, time_to_ns(frame.header.stamp), frame.depth, frame.boxes)
         for notice in step.notices:
             self._notice(notice)
         self._last_header = Header(stamp=frame.header.stamp, frame_id=frame_id)
