@@ -159,6 +159,9 @@ def declare_parameters(node: Node) -> PerceptionParameters:
     for field in fields(PerceptionParameters):
         node.declare_parameter(field.name, field.default, _descriptor(field.name))
     values = {field.name: node.get_parameter(field.name).value for field in fields(PerceptionParameters)}
+    for field in fields(PerceptionParameters):  # rclpy gives string arrays back as lists
+        if isinstance(field.default, tuple):
+            values[field.name] = tuple(values[field.name])
     parameters = PerceptionParameters(**values)
     validate(parameters)
     return parameters
