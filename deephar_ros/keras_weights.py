@@ -15,7 +15,6 @@ Either kind of file holding a NaN or infinite weight is refused: it would load a
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import warnings
@@ -30,6 +29,7 @@ from torch import nn
 from deephar_ros.config import SPNetConfig, get_preset
 from deephar_ros.spnet import SPNet
 from deephar_ros.spnet_blocks import SeparableConv2d, SoftArgmax2d
+from deephar_ros.weights_download import file_sha256
 
 KERAS_SUFFIXES = (".h5", ".hdf5")
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
@@ -305,21 +305,13 @@ def convert_keras_file(path: str | os.PathLike, config: SPNetConfig) -> SPNet:
     return model_from_state_dict(config, keras_state_dict(path, SPNet(config)))
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cached_checkpoint_path(
     path: str | os.PathLike, config: SPNetConfig, cache_dir: str | os.PathLike | None
 ) -> Path:
     """Where the converted checkpoint of a Keras file lives: keyed by the file's hash and the config."""
     path = Path(path)
     folder = Path(cache_dir) if cache_dir is not None else path.parent
-    return folder / f"{path.stem}.{config.name}.{file_digest(path)[:16]}.pt"
+    return folder / f"{path.stem}.{config.name}.{file_sha256(path)[:16]}.pt"
 
 
 def resolve_config(config: SPNetConfig | str) -> SPNetConfig:

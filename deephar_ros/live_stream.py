@@ -60,7 +60,6 @@ class LiveStream:
         self._frame_rate = FrameRateEstimator()
         self._intrinsics: CameraIntrinsics | None = None
         self._intrinsics_lock = threading.Lock()
-        self._last_stamp_ns: int | None = None
 
     @property
     def clip_stride(self) -> int | None:
@@ -95,11 +94,10 @@ class LiveStream:
             notices.append(Notice("depth_size", f"{misfit}: depth ignored"))
             depth = None
         intrinsics = self._intrinsics_for(width, height, notices)
-        previous_ns = self._last_stamp_ns
+        previous_ns = self.pipeline.last_stamp_ns  # set whenever the pipeline resets for time going back
         result = self.pipeline.process(image, stamp_ns, intrinsics, depth, boxes)
-        self._last_stamp_ns = result.stamp_ns
         if result.time_reset:
-            back = seconds(previous_ns - result.stamp_ns) if previous_ns is not None else 0.0
+            back = seconds(previous_ns - result.stamp_ns)
             notices.append(Notice("stamp_backwards", f"image stamp went back {back:.3f} s: tracks reset"))
             self._frame_rate.reset()
         if depth is not None and any(person.depth_source == DEPTH_FROM_SIZE for person in result.people):
@@ -122,10 +120,11 @@ class LiveStream:
                 )
             )
         retired = sorted(self.live_track_ids)
+        last_stamp_ns = self.pipeline.last_stamp_ns or 0
         self.pipeline.reset()
         self._frame_rate.reset()
         self.live_track_ids.clear()
-        result = FrameResult(stamp_ns=self._last_stamp_ns or 0, width=0, height=0, retired_track_ids=retired)
+        result = FrameResult(stamp_ns=last_stamp_ns, width=0, height=0, retired_track_ids=retired)
         return StreamStep(result, notices)
 
     def _intrinsics_for(self, width: int, height: int, notices: list[Notice]) -> CameraIntrinsics | None:

@@ -51,7 +51,7 @@ from deephar_ros.joints import get_layout
 from deephar_ros.labels import load_labels
 from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box, FrameResult, PersonEstimate
 from deephar_ros.smoothing import OneEuroFilter
-from deephar_ros.tracking import Tracker, box_iou
+from deephar_ros.tracking import Tracker, box_iou, shifted_box
 
 STAGES = ("detect", "crop", "network", "lift", "track", "action")
 CROP_SOURCES = ("detector", "pose")
@@ -347,10 +347,11 @@ class Pipeline:
         height, width = image.shape[:2]
         tracked = []
         if cfg.crop_source == "pose":
-            velocities = {track.track_id: track.predicted_shift(stamp_ns) for track in self.tracker.tracks}
-            for track_id, box in self.pose_boxes.items():
-                dx, dy = velocities.get(track_id, (0.0, 0.0))
-                tracked.append(Box(box.x0 + dx, box.y0 + dy, box.x1 + dx, box.y1 + dy, box.score))
+            shifts = {track.track_id: track.predicted_shift(stamp_ns) for track in self.tracker.tracks}
+            tracked = [
+                shifted_box(box, shifts.get(track_id, np.zeros(2)))
+                for track_id, box in self.pose_boxes.items()
+            ]
             tracked = clean_boxes(tracked, width, height, -math.inf, cfg.max_people)
         due = (
             cfg.crop_source == "detector"

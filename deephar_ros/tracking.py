@@ -44,7 +44,8 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / (a.width * a.height + b.width * b.height - inter)
 
 
-def _shifted(box: Box, shift: np.ndarray) -> Box:
+def shifted_box(box: Box, shift: np.ndarray) -> Box:
+    """The box moved by shift (dx, dy) pixels, e.g. a track's predicted motion."""
     dx, dy = float(shift[0]), float(shift[1])
     return Box(box.x0 + dx, box.y0 + dy, box.x1 + dx, box.y1 + dy, box.score)
 
@@ -96,7 +97,7 @@ class Tracker:
 
     def _cost(self, track: Track, stamp_ns: int, box: Box, joints: np.ndarray, conf: np.ndarray) -> float:
         shift = track.predicted_shift(stamp_ns)
-        iou = box_iou(_shifted(track.box, shift), box)
+        iou = box_iou(shifted_box(track.box, shift), box)
         skeleton = self._skeleton_distance(track, shift, joints, conf, box)
         if skeleton is None:
             skeleton = float(np.linalg.norm(_centre(track.box) + shift - _centre(box))) / max(box.height, 1.0)

@@ -98,6 +98,7 @@ def sha256_path(path: str | os.PathLike) -> Path:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
+    """The file's sha256, hex (the download records and the converted-checkpoint cache keys use it)."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         while block := file.read(CHUNK):

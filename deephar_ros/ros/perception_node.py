@@ -59,7 +59,7 @@ from deephar_ros.ros.image_conversion import (
 from deephar_ros.ros.markers import frame_markers
 from deephar_ros.ros.node_main import run_node
 from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
-from deephar_ros.ros.qos_matching import MatchedSubscription, matching_reliability
+from deephar_ros.ros.qos_matching import MatchedSubscription, publishers_reliability
 from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_ns
 from deephar_ros.ros.standard_messages import vision_types
 from deephar_ros.ros.standard_outputs import StandardOutputs
@@ -231,9 +231,8 @@ class PerceptionNode(Node):
             )
         if self.parameters.use_depth and ApproximateTimeSynchronizer is not None:
             if auto:  # message_filters owns these subscriptions: the publishers are judged once, now
-                found = self.get_publishers_info_by_topic(self.resolve_topic_name(colour_topic))
                 qos = camera_qos(
-                    self.parameters, matching_reliability([i.qos_profile.reliability for i in found])
+                    self.parameters, publishers_reliability(self, self.resolve_topic_name(colour_topic))
                 )
             self._synchroniser = ApproximateTimeSynchronizer(
                 [

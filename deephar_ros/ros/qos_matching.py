@@ -24,6 +24,12 @@ def matching_reliability(publisher_reliabilities: Sequence[ReliabilityPolicy]) -
     return ReliabilityPolicy.BEST_EFFORT
 
 
+def publishers_reliability(node: Node, topic: str) -> ReliabilityPolicy:
+    """The matching reliability for the publishers `node` sees on `topic` now (a resolved name)."""
+    infos = node.get_publishers_info_by_topic(topic)
+    return matching_reliability([info.qos_profile.reliability for info in infos])
+
+
 class MatchedSubscription:
     """A subscription on `topic` with `qos`; with `auto`, its reliability follows the publishers."""
 
@@ -38,12 +44,8 @@ class MatchedSubscription:
     ) -> None:
         self._node, self._type, self._callback, self._qos, self.auto = node, message_type, callback, qos, auto
         self.topic = node.resolve_topic_name(topic)
-        self.reliability = self._wanted() if auto else qos.reliability
+        self.reliability = publishers_reliability(self._node, self.topic) if auto else qos.reliability
         self._subscription = self._subscribe()
-
-    def _wanted(self) -> ReliabilityPolicy:
-        infos = self._node.get_publishers_info_by_topic(self.topic)
-        return matching_reliability([info.qos_profile.reliability for info in infos])
 
     def _subscribe(self):
         qos = QoSProfile(
@@ -58,7 +60,7 @@ class MatchedSubscription:
         """Re-subscribe when the publishers now call for the other reliability; True when it changed."""
         if not self.auto:
             return False
-        wanted = self._wanted()
+        wanted = publishers_reliability(self._node, self.topic)
         if wanted == self.reliability:
             return False
         self._node.destroy_subscription(self._subscription)
