@@ -7,15 +7,15 @@ progress bar on stderr and prints a summary. A run without weights is refused un
 
 The outputs are written into a hidden staging folder inside --out and moved into place at the end,
 replacing the previous run's, so --out never mixes two runs. Ctrl-C or SIGTERM stops the run
-cleanly: the video container is finished, the JSON lines kept, the summary says `interrupted`, and
-the exit status is 130 (SIGINT) or 143 (SIGTERM). A video that ends before the frame count it
+cleanly after the frame in hand (a second signal stops at once): the video container is finished,
+the JSON lines kept, the summary says `interrupted`, and the exit status is 130 (SIGINT) or 143
+(SIGTERM). A video that ends before the frame count it
 declares (a truncated file) is reported and exits 1 after writing what it had.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
 import signal
@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from deephar_ros.action_buffer import SCORINGS
@@ -55,7 +54,7 @@ EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class RunInterrupted(Exception):
-    """SIGTERM arrived: the run stops at the next frame boundary and finishes its files."""
+    """A second SIGTERM arrived: the run stops at once and finishes its files."""
 
 
 def _positive_int(text: str) -> int:
@@ -139,21 +138,39 @@ def main(args: argparse.Namespace) -> int:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM raises RunInterrupted in the main thread for the time of the block (as Ctrl-C does)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class StopSignals:
+    """SIGINT and SIGTERM ask the run to stop after the frame in hand, so every output holds the same frames.
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise RunInterrupted
+    A signal that struck between writing a frame's JSON line and its video frame would leave the files
+    disagreeing; instead the first signal is noted and the loop stops at the next frame boundary. A
+    second signal stops at once (an impatient Ctrl-C still works), as Ctrl-C or SIGTERM would.
+    Handlers are installed only in the main thread, where Python delivers signals.
+    """
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if self.requested is not None:
+            self.requested = name
+            raise KeyboardInterrupt if signum == signal.SIGINT else RunInterrupted
+        self.requested = name
+        print(
+            f"\ndeephar-ros run: {name}: finishing the frame in hand (send it again to stop at once)",
+            file=sys.stderr,
+        )
 
 
 def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: Path) -> int:
@@ -182,9 +199,8 @@ def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: 
     video = None
     frames = detections = 0
     track_ids: set[int] = set()
-    interrupted = None
     started = time.perf_counter()
-    with _sigterm_interrupts():
+    with StopSignals() as stops:
         try:
             for frame in source:
                 result = pipeline.process(frame.image, frame.stamp_ns)
@@ -199,11 +215,12 @@ def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: 
                 detections += len(result.people)
                 track_ids.update(person.track_id for person in result.people)
                 progress.update(frames, len(result.people))
-        except KeyboardInterrupt:
-            interrupted = "SIGINT"
-        except RunInterrupted:
-            interrupted = "SIGTERM"
+                if stops.requested:
+                    break
+        except (KeyboardInterrupt, RunInterrupted):
+            pass  # a second signal: stop at once
         finally:
+            interrupted = stops.requested
             progress.finish()
             records.close()
             source.close()

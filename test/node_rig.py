@@ -72,6 +72,20 @@ class Loopback:
             assert time.monotonic() < give_up, "the condition never came true: the node stopped answering?"
             self.executor.spin_once(timeout_sec=0.02)
 
+    def spin_until_settled(self) -> None:
+        """Spin until every image received is counted as processed, dropped, failed or refused.
+
+        A frame's answer is published before the worker counts it, so a test that reads the counts
+        right after an answer arrives must wait for this first.
+        """
+        stats = self.node.stats
+
+        def settled() -> bool:
+            ended = stats.processed + stats.dropped + stats.failed + stats.bad_input["image"]
+            return ended == stats.received
+
+        self.spin_until(settled)
+
     def publish(
         self, stamp_ns: int, rgb: np.ndarray | None = None, encoding: str = "rgb8", **fields
     ) -> Header:

@@ -160,6 +160,7 @@ def test_mutated_messages_never_stop_the_node_and_a_clean_frame_is_answered(rig)
     assert len(answer.skeletons) == 1
     assert all(math.isfinite(p.x) and math.isfinite(p.y) for p in answer.skeletons[0].pixels)
     assert node._worker.is_alive()
+    rig.spin_until_settled()
     assert stats.failed == 0
     assert stats.bad_input["image"] > 0 and stats.bad_input["camera_info"] > 0 and stats.processed > 1
     assert stats.processed + stats.dropped + stats.bad_input["image"] == stats.received

@@ -256,6 +256,54 @@ def test_a_new_run_replaces_every_output_of_the_previous_one(tmp_path):
     }
 
 
+def count_video_frames(path: Path) -> int:
+    video = cv2.VideoCapture(str(path))
+    decoded = 0
+    while video.read()[0]:
+        decoded += 1
+    video.release()
+    return decoded
+
+
+def signal_on_frame(monkeypatch, at_frame: int, signums: tuple[int, ...]) -> None:
+    """Send these signals to this process while frame `at_frame` is between its JSON line and the sheet."""
+    offer = video_job.ContactSheet.offer
+
+    def offer_then_signal(sheet, index, image):
+        offer(sheet, index, image)
+        if index == at_frame:
+            for signum in signums:
+                os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(video_job.ContactSheet, "offer", offer_then_signal)
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_mid_frame_finishes_that_frame_in_every_output(
+    signum, status, tmp_path, monkeypatch, capsys
+):
+    folder = folder_of_frames(tmp_path / "frames", 6)
+    out = tmp_path / "out"
+    signal_on_frame(monkeypatch, 2, (signum,))
+    assert run(str(folder), *PLUMBING, "--out", str(out)) == status
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 3 and summary["interrupted"] == signal.Signals(signum).name
+    assert len(read_records(out)) == 3
+    assert count_video_frames(out / summary["outputs"]["video"]) == 3
+    assert "finishing the frame in hand" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the job's handlers are gone
+
+
+def test_a_second_signal_stops_at_once(tmp_path, monkeypatch):
+    folder = folder_of_frames(tmp_path / "frames", 6)
+    out = tmp_path / "out"
+    signal_on_frame(monkeypatch, 2, (signal.SIGINT, signal.SIGINT))
+    assert run(str(folder), *PLUMBING, "--out", str(out)) == 130
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 2 and summary["interrupted"] == "SIGINT"  # frame 2 was cut short
+    assert count_video_frames(out / summary["outputs"]["video"]) == 3  # its video frame was written
+
+
 @pytest.mark.slow
 def test_sigterm_finishes_the_video_and_the_json_lines(sample_video, tmp_path):
     out = tmp_path / "out"
@@ -284,10 +332,7 @@ def test_sigterm_finishes_the_video_and_the_json_lines(sample_video, tmp_path):
     frames = summary["frames"]
     assert summary["interrupted"] == "SIGTERM" and 3 <= frames < 795 and not summary["ended_early"]
     assert len(read_records(out)) == frames
-    video = cv2.VideoCapture(str(out / summary["outputs"]["video"]))
-    decoded = 0
-    while video.read()[0]:
-        decoded += 1
-    video.release()
-    assert decoded == frames  # the container was finished: every frame written plays
+    assert (
+        count_video_frames(out / summary["outputs"]["video"]) == frames
+    )  # the container was finished: every frame written plays
     assert not list(out.glob(".partial-*"))
