@@ -81,6 +81,7 @@ class DueClip:
     start_ns: int  # stamp of the oldest frame
     end_ns: int  # stamp of the newest frame
     mirrored_features: np.ndarray | None = None  # (T, K) of the mirrored crops, with `mirrored`
+    framings: list | None = None  # each sample's framing (clip_window.FrameFraming) when every one had it
 
 
 @dataclass
@@ -88,6 +89,7 @@ class _TrackClip:
     ring: np.ndarray  # (T, K)
     stamps_ns: np.ndarray  # (T,) int64
     mirror_ring: np.ndarray | None = None  # (T, K) with `mirrored`
+    framings: list = field(default_factory=list)  # (T,) what `add` was given with each sample
     count: int = 0  # samples written so far
     frames_seen: int = 0
     frames_at_last_clip: int | None = None
@@ -148,9 +150,17 @@ class ActionClipBuffers:
         self.tracks: dict[int, _TrackClip] = {}
 
     def add(
-        self, track_id: int, features: np.ndarray, stamp_ns: int, mirrored_features: np.ndarray | None = None
+        self,
+        track_id: int,
+        features: np.ndarray,
+        stamp_ns: int,
+        mirrored_features: np.ndarray | None = None,
+        framing: object | None = None,
     ) -> bool:
-        """Offer a track's per-frame features; True when this frame was sampled into its clip."""
+        """Offer a track's per-frame features; True when this frame was sampled into its clip.
+
+        `framing` (clip_window.FrameFraming) travels with the sample to its due clips, unread here.
+        """
         if (mirrored_features is not None) != self.mirrored:
             need = "need" if self.mirrored else "take no"
             raise ValueError(f"these buffers {need} mirrored features (mirrored={self.mirrored})")
@@ -161,6 +171,7 @@ class ActionClipBuffers:
                 ring=np.zeros((self.num_frames, features.size), np.float32),
                 stamps_ns=np.zeros(self.num_frames, np.int64),
                 mirror_ring=np.zeros((self.num_frames, features.size), np.float32) if self.mirrored else None,
+                framings=[None] * self.num_frames,
                 recent_scores=deque(maxlen=self.average_clips),
             )
             self.tracks[track_id] = clip
@@ -170,6 +181,7 @@ class ActionClipBuffers:
             slot = clip.count % self.num_frames
             clip.ring[slot] = features
             clip.stamps_ns[slot] = stamp_ns
+            clip.framings[slot] = framing
             if clip.mirror_ring is not None:
                 clip.mirror_ring[slot] = np.asarray(mirrored_features, dtype=np.float32).ravel()
             clip.count += 1
@@ -189,7 +201,10 @@ class ActionClipBuffers:
             order = (np.arange(self.num_frames) + clip.count) % self.num_frames
             start_ns, end_ns = int(clip.stamps_ns[order[0]]), int(clip.stamps_ns[order[-1]])
             mirrored = None if clip.mirror_ring is None else clip.mirror_ring[order].copy()
-            due.append(DueClip(track_id, clip.ring[order].copy(), start_ns, end_ns, mirrored))
+            framings = [clip.framings[i] for i in order]
+            if any(framing is None for framing in framings):
+                framings = None
+            due.append(DueClip(track_id, clip.ring[order].copy(), start_ns, end_ns, mirrored, framings))
         return due
 
     def record_scores(

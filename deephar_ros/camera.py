@@ -27,6 +27,9 @@ import numpy as np
 from deephar_ros.joints import JointLayout
 
 AUTHORS_DEPTH_SCALE = 1.0
+# The crop scales the authors trained NTU and Penn Action on (deephar/config.py ntu_dataconf,
+# pennaction_dataconf `scales`); z was normalised over +-1000 mm times the same scale.
+AUTHORS_TRAINING_SCALES = (0.7, 1.3)
 MEAN_ADULT_HEIGHT_M = 1.70
 MEAN_TORSO_LENGTH_M = 0.288 * MEAN_ADULT_HEIGHT_M
 # Pinhole models read by cv2.undistortPoints (5 and 8 coefficients), and the fisheye model.
@@ -200,6 +203,22 @@ def depth_image_to_metres(array: np.ndarray, encoding: str) -> np.ndarray:
 def relative_depth_metres(z: np.ndarray, scale: float = AUTHORS_DEPTH_SCALE) -> np.ndarray:
     """The network's crop-normalised z -> depth relative to the root joint, in metres."""
     return (np.asarray(z, dtype=np.float64) - 0.5) * 2.0 * scale
+
+
+def window_depth_scale(
+    crop_size: float, pose_window_size: float, scale: float = AUTHORS_DEPTH_SCALE
+) -> float:
+    """The depth scale of a crop that framed the person larger or smaller than the authors' window.
+
+    The authors trained with crops of 1.5 x the joints' square extent times a random scale, and z
+    over +-1000 mm times that same scale (deephar/utils/bbox.py `get_gt_bbox`, data/ntu.py 190-202):
+    a crop `crop_size / pose_window_size` times the authors' window reads z over that much more
+    depth. Clamped to the scales trained on; outside them the network's z has no calibrated meaning.
+    """
+    if not (crop_size > 0 and pose_window_size > 0):
+        raise ValueError(f"window sizes must be positive, got {crop_size} and {pose_window_size}")
+    low, high = AUTHORS_TRAINING_SCALES
+    return scale * min(max(crop_size / pose_window_size, low), high)
 
 
 def root_depth_from_depth_image(

@@ -15,23 +15,25 @@ The authors' clip window (deephar/data/ntu.py:189-206, deephar/data/pennaction.p
   every frame's box (`compute_clip_bbox`, pennaction.py:33-44).
 - Both then raise a window under 32 px to 32 (ntu.py:205-206, pennaction.py:134-135) and crop the
   union rectangle, resized to 256x256 whatever its aspect (transform.py:56-61, 110-112).
-Our per-frame windows are the same square boxes (crops.py `crop_window`), so `clip_window` takes
-the union of all T of them (Penn's rule; NTU's three frames give the same union whenever the motion
-is monotone over the clip, and the union of all frames guarantees every re-expressed x, y stays in
-[0, 1], the only range the network's soft-argmax produces). `CropWindow` is square, so the union
+`clip_window` takes the union of the windows it is given. The pipeline gives it, per frame, the
+authors' box rule on that frame's predicted joints (1.5 x the larger side of the confident joints'
+extent, `crops.authors_window`: how Penn's predicted boxes were made), or the frame's own crop window
+where too few joints are confident: all T frames (Penn's rule; NTU's three frames give the same union
+whenever the motion is monotone over the clip), so every confident joint's re-expressed x, y lies in
+[0, 1], the only range the network's soft-argmax produces. `CropWindow` is square, so the union
 rectangle becomes the square of its larger side around the same centre: it keeps the person's aspect
 as in every per-frame crop, where the authors stretch the narrower axis of a non-square union.
 
-Pose values: each action block packs (x, y[, z]) * visibility per joint (spnet_blocks.py
-`PredictionBlock.forward`, `ActionBlock.encode_frame`). With the frame's window (left, top, s) and
-the clip's (L, T, S), x' = (x s + left - L) / S and y' likewise (x, y are crop-normalised, 0 at the
-window's left/top edge, crops.py); so packed x v -> x v s/S + v (left - L)/S: the translation term
-needs each joint's visibility, which the packed vector does not carry, so the caller passes it.
-z is not rescaled by s/S: the authors normalise depth over rootz +- 1000 mm * scale
-(ntu.py:197-202, 236), where scale is the augmentation scale, fixed to 1 at test
-(deephar/config.py:11), whatever the window's size. But their rootz is the root's mean depth over
-the clip (ntu.py:197), while one frame's network can only be relative to that frame's root; given
-each frame's root depth d_t (metres), z' = z + (d_t - mean d) / (2 * depth_scale).
+Pose values: each action block packs each joint's (x, y[, z]) and its visibility v apart
+(spnet_blocks.py `ActionBlock`; the clip part multiplies them), so the map is exact whatever v.
+With the frame's window (left, top, s) and the clip's (L, T, S), x' = (x s + left - L) / S and y'
+likewise (x, y are crop-normalised, 0 at the window's left/top edge, crops.py).
+Depth: the authors normalise z over rootz +- 1000 mm * scale (ntu.py:197-202, 236), rootz the
+root's mean depth over the clip (ntu.py:197) and scale the augmentation scale that also sizes the
+crop (bbox.py:182, `relsize=1.5*scale`), fixed to 1 at test (deephar/config.py:11). A frame's own
+network output is relative to that frame's root, over its own depth scale s_t (metres per unit of
++-0.5, see pipeline `depth_scale_from_window`); so with each frame's root depth d_t,
+z' = 0.5 + (z - 0.5) s_t / S0 + (d_t - mean d) / (2 S0), S0 the authors' test scale (1 m).
 
 Appearance values (Fv x ceil(J/4)*2 per block) are the first-pyramid feature maps pooled by each
 joint's probability map, then a 1x1 conv: the maps of a differently framed crop are another function
@@ -63,8 +65,18 @@ from deephar_ros.crops import CropWindow
 class BlockSlices:
     """Where one action block's values lie in a frame's packed feature vector."""
 
-    pose: slice  # J * D values, joint-major: (x, y[, z]) * visibility of joint 0, then joint 1, ...
+    pose: slice  # J * (D + 1) values, joint-major: x, y[, z], visibility of joint 0, then joint 1, ...
     appearance: slice  # Fv * ceil(J / 4) * 2 pooled appearance values
+
+
+@dataclass(frozen=True)
+class FrameFraming:
+    """How one frame of a track was framed: what re-expressing its features into a clip window needs."""
+
+    crop: CropWindow  # the window the frame was cropped with
+    pose_window: CropWindow | None  # the authors' window on its predicted joints; None: too few confident
+    depth_scale_m: float  # the depth scale its z was read with (pipeline `depth_scale_from_window`)
+    root_depth_m: float  # its root joint's depth; NaN where unknown (2D models)
 
 
 def feature_layout(config: SPNetConfig) -> tuple[BlockSlices, ...]:
@@ -76,7 +88,7 @@ def feature_layout(config: SPNetConfig) -> tuple[BlockSlices, ...]:
     """
     if config.is_pose_only:
         raise ValueError(f"config {config.name!r} is pose only: its frames pack no action features")
-    pose_size = config.num_joints * config.pose_dim
+    pose_size = config.num_joints * (config.pose_dim + 1)
     appearance_size = config.num_visual_features * -(-config.num_joints // 4) * 2
     block_size = pose_size + appearance_size
     return tuple(
@@ -102,22 +114,21 @@ def reexpress_features(
     features: np.ndarray,
     windows: Sequence[CropWindow],
     clip: CropWindow,
-    visibility: np.ndarray,
     config: SPNetConfig,
     *,
     root_depths_m: np.ndarray | None = None,
-    depth_scale: float = AUTHORS_DEPTH_SCALE,
+    depth_scales_m: np.ndarray | None = None,
+    target_depth_scale_m: float = AUTHORS_DEPTH_SCALE,
     mirrored: bool = False,
 ) -> np.ndarray:
     """A track's (T, K) per-frame features -> as if every frame had been cropped with `clip`.
 
-    `windows[t]` is the window frame t was cropped with. `visibility` is each joint's visibility
-    (T, J), used for every block, or per block (T, num_action_blocks, J). The final pose's
-    visibility column is exact for the last block where there are no replica maps (NTU) and stands
-    in for the others: a wrong v errs by |v_block - v| (left - L) / S per x, y value. `root_depths_m` (T,), 3D
-    models only, moves z from each frame's root to the clip's mean root; without it z is kept.
-    `mirrored`: the features come from left-right mirrored crops (x = 1 - x), so the target is the
-    mirrored clip-window crop. Appearance values are returned as they are (see module doc).
+    `windows[t]` is the window frame t was cropped with. 3D models: `root_depths_m` (T,) moves z
+    from each frame's root to the clip's mean root, and `depth_scales_m` (T,) is each frame's depth
+    scale (default: the target's), re-expressed over `target_depth_scale_m`; without root depths z
+    keeps its root. `mirrored`: the features come from left-right mirrored crops (x = 1 - x), so
+    the target is the mirrored clip-window crop. Visibilities and appearance values are returned
+    as they are (see module doc).
     """
     features = np.asarray(features)
     layout = feature_layout(config)
@@ -127,16 +138,6 @@ def reexpress_features(
             f"features must be ({frames}, {layout[-1].appearance.stop}) for {frames} windows, "
             f"got {features.shape}"
         )
-    visibility = np.asarray(visibility, dtype=np.float64)
-    if visibility.shape == (frames, joints):
-        visibility = visibility[:, None, :]
-    elif visibility.shape != (frames, len(layout), joints):
-        raise ValueError(
-            f"visibility must be ({frames}, {joints}) or ({frames}, {len(layout)}, {joints}), "
-            f"got {visibility.shape}"
-        )
-    visibility = np.broadcast_to(visibility, (frames, len(layout), joints))
-
     sizes = np.array([w.size for w in windows])
     corners = np.array([[w.left, w.top] for w in windows])
     gain = np.ones((frames, dim))
@@ -145,17 +146,50 @@ def reexpress_features(
     shift[:, :2] = (corners - np.array([clip.left, clip.top])) / clip.size
     if mirrored:  # x_m = 1 - x on both sides of x' = gain x + shift
         shift[:, 0] = 1.0 - gain[:, 0] - shift[:, 0]
-    if root_depths_m is not None:
-        roots = np.asarray(root_depths_m, dtype=np.float64)
+    if root_depths_m is not None or depth_scales_m is not None:
         if dim != 3:
-            raise ValueError(f"config {config.name!r} is 2D: root depths have no z to move")
-        if roots.shape != (frames,) or not np.isfinite(roots).all():
-            raise ValueError(f"root_depths_m must be ({frames},) finite metres, got {roots}")
-        shift[:, 2] = (roots - roots.mean()) / (2.0 * depth_scale)
+            raise ValueError(f"config {config.name!r} is 2D: it has no z to move")
+        scales = _per_frame("depth_scales_m", depth_scales_m, frames, target_depth_scale_m)
+        roots = _per_frame("root_depths_m", root_depths_m, frames, 0.0)
+        gain[:, 2] = scales / target_depth_scale_m
+        shift[:, 2] = 0.5 * (1.0 - gain[:, 2]) + (roots - roots.mean()) / (2.0 * target_depth_scale_m)
 
     out = features.copy()
-    for block, block_visibility in zip(layout, visibility.transpose(1, 0, 2), strict=True):
-        pose = features[:, block.pose].reshape(frames, joints, dim).astype(np.float64)
-        pose = pose * gain[:, None, :] + block_visibility[:, :, None] * shift[:, None, :]
-        out[:, block.pose] = pose.reshape(frames, joints * dim)
+    for block in layout:
+        values = features[:, block.pose].reshape(frames, joints, dim + 1).astype(np.float64)
+        values[..., :dim] = values[..., :dim] * gain[:, None, :] + shift[:, None, :]
+        out[:, block.pose] = values.reshape(frames, joints * (dim + 1))
     return out
+
+
+def _per_frame(name: str, values: np.ndarray | None, frames: int, default: float) -> np.ndarray:
+    """A (T,) array of finite per-frame values, `default` for each frame when None."""
+    if values is None:
+        return np.full(frames, default)
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (frames,) or not np.isfinite(values).all():
+        raise ValueError(f"{name} must be ({frames},) finite values, got {values}")
+    return values
+
+
+def features_in_clip_window(
+    features: np.ndarray, framings: Sequence[FrameFraming], config: SPNetConfig, *, mirrored: bool = False
+) -> np.ndarray:
+    """A due clip's (T, K) features, re-expressed into the authors' one window of the clip.
+
+    The clip window is the union of the frames' authors' windows (their crop windows where the
+    pose had too few confident joints). z moves to the clip's mean root only when every frame's
+    root depth is known; it is rescaled from each frame's depth scale to the authors' test scale.
+    """
+    clip = clip_window([f.pose_window or f.crop for f in framings])
+    roots = np.array([f.root_depth_m for f in framings])
+    is_3d = config.pose_dim == 3
+    return reexpress_features(
+        features,
+        [f.crop for f in framings],
+        clip,
+        config,
+        root_depths_m=roots if is_3d and np.isfinite(roots).all() else None,
+        depth_scales_m=np.array([f.depth_scale_m for f in framings]) if is_3d else None,
+        mirrored=mirrored,
+    )

@@ -63,6 +63,45 @@ def crop_window(box: Box, margin: float = AUTHORS_CROP_MARGIN) -> CropWindow:
     return CropWindow(cx=(box.x0 + box.x1) / 2, cy=(box.y0 + box.y1) / 2, size=size)
 
 
+def joint_extent_box(
+    joints_2d: np.ndarray, confidences: np.ndarray, min_confidence: float, min_joints: float
+) -> Box | None:
+    """The extent of a person's confident joints (image pixels), or None when too few are confident.
+
+    At least `min_joints` of the joints (a fraction), and two, must be `min_confidence` confident;
+    the box's score is their mean confidence.
+    """
+    confident = confidences >= min_confidence
+    if confident.sum() < max(2, min_joints * len(confidences)):
+        return None
+    points = joints_2d[confident]
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    if x1 - x0 < 1 and y1 - y0 < 1:
+        return None
+    return Box(float(x0), float(y0), float(x1), float(y1), float(confidences[confident].mean()))
+
+
+def authors_window(
+    joints_2d: np.ndarray,
+    confidences: np.ndarray,
+    min_confidence: float,
+    min_joints: float,
+    margin: float = AUTHORS_CROP_MARGIN,
+) -> CropWindow | None:
+    """The authors' window on a pose: 1.5 x the larger side of its confident joints' extent, or None.
+
+    deephar/utils/bbox.py `get_valid_bbox(points, relsize=1.5, square=True)`; the window their
+    network was trained to read, so its size against the window a crop really used tells how the
+    crop framed the person (pipeline `depth_scale_from_window`, clip_window).
+    """
+    box = joint_extent_box(joints_2d, confidences, min_confidence, min_joints)
+    if box is None:
+        return None
+    size = max(margin * max(box.width, box.height), MIN_WINDOW_SIZE)  # as crop_window, a line may be flat
+    return CropWindow(cx=(box.x0 + box.x1) / 2, cy=(box.y0 + box.y1) / 2, size=size)
+
+
 def warp_crops(image: np.ndarray, windows: list[CropWindow], crop_size: int = CROP_SIZE) -> np.ndarray:
     """Cut every window out of an (H, W, 3) uint8 image: (B, crop_size, crop_size, 3) uint8.
 

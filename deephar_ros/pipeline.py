@@ -35,14 +35,18 @@ from deephar_ros.camera import (
     relative_depth_metres,
     root_depth_from_depth_image,
     root_depth_from_size,
+    window_depth_scale,
 )
+from deephar_ros.clip_window import FrameFraming, features_in_clip_window
 from deephar_ros.crops import (
     AUTHORS_CROP_MARGIN,
     CROP_SIZE,
     CropWindow,
+    authors_window,
     crop_to_image,
     crop_window,
     flip_crops,
+    joint_extent_box,
     merge_flipped_poses,
     warp_crops,
 )
@@ -55,6 +59,7 @@ from deephar_ros.tracking import Tracker, box_iou, shifted_box
 
 STAGES = ("detect", "crop", "network", "lift", "track", "action")
 CROP_SOURCES = ("detector", "pose")
+ACTION_WINDOWS = ("clip", "frame")
 
 
 class Engine(Protocol):
@@ -91,6 +96,9 @@ class PipelineConfig:
     # frames (action_buffer.py says what the authors do and why a live stream keeps a window).
     action_scoring: str = "mean"
     mirrored_action_pass: bool = False  # the authors' second pass on mirrored crops (doubles the network)
+    # "clip": every frame of an action clip re-expressed in the clip's one window, as the authors crop
+    # (deephar_ros/clip_window.py); "frame": each frame's pose as its own crop saw it.
+    action_window: str = "clip"
     smoothing: bool = False  # One Euro filter on joints
     smoothing_min_cutoff_hz: float = 1.0
     smoothing_beta_px: float = 0.05
@@ -98,6 +106,9 @@ class PipelineConfig:
     track_timeout_s: float = 1.0
     depth_window_px: int = 5
     depth_scale: float = AUTHORS_DEPTH_SCALE
+    # z read over depth_scale x (crop window / the authors' window on the predicted joints), within the
+    # scales the network was trained on (camera.window_depth_scale); False: depth_scale as it is.
+    depth_scale_from_window: bool = True
     hfov_deg: float = 60.0  # field of view assumed when no intrinsics are given
     max_image_side: int = 8192
 
@@ -150,16 +161,10 @@ def pose_box(
     None when too few joints are confident or the person's centre left the image: the detector
     must find them again.
     """
-    confident = confidences >= min_confidence
-    if confident.sum() < max(2, min_joints * len(confidences)):
+    box = joint_extent_box(joints_2d, confidences, min_confidence, min_joints)
+    if box is None or not (0 <= (box.x0 + box.x1) / 2 < width and 0 <= (box.y0 + box.y1) / 2 < height):
         return None
-    points = joints_2d[confident]
-    x0, y0 = points.min(axis=0)
-    x1, y1 = points.max(axis=0)
-    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
-    if not (0 <= centre_x < width and 0 <= centre_y < height) or (x1 - x0 < 1 and y1 - y0 < 1):
-        return None
-    return Box(float(x0), float(y0), float(x1), float(y1), float(confidences[confident].mean()))
+    return box
 
 
 def as_stamp_ns(stamp_ns: object) -> int:
@@ -191,6 +196,10 @@ class Pipeline:
         )
         self.tracker = Tracker(timeout_s=self.config.track_timeout_s)
         self.actions: ActionClipBuffers | None = None
+        if self.config.action_window not in ACTION_WINDOWS:
+            raise ValueError(
+                f"action_window must be one of {ACTION_WINDOWS}, got {self.config.action_window!r}"
+            )
         if self.config.action_scoring not in SCORINGS:
             raise ValueError(f"action_scoring must be one of {SCORINGS}, got {self.config.action_scoring!r}")
         if net.num_actions:
@@ -301,7 +310,9 @@ class Pipeline:
         poses, features, mirrored_features = self._run_network(crops, len(people))
         lap("network")
 
-        joints_2d, joints_3d, confidences, sources = self._lift(poses, windows, people, intrinsics, depth)
+        joints_2d, joints_3d, confidences, sources, framings = self._lift(
+            poses, windows, people, intrinsics, depth
+        )
         lap("lift")
 
         ids, retired = self.tracker.update(people, joints_2d, confidences, stamp_ns)
@@ -315,7 +326,7 @@ class Pipeline:
 
         if self.actions is not None:
             self.actions.drop(retired)
-            self._run_actions(ids, features, mirrored_features, stamp_ns)
+            self._run_actions(ids, features, mirrored_features, framings, stamp_ns)
         lap("action")
 
         result = FrameResult(
@@ -416,31 +427,44 @@ class Pipeline:
         people: list[Box],
         intrinsics: CameraIntrinsics,
         depth: np.ndarray | None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
-        """Network outputs -> image pixels, camera-frame metres, confidences, depth sources."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[FrameFraming]]:
+        """Network outputs -> image pixels, camera-frame metres, confidences, depth sources, framings."""
+        cfg = self.config
         count, joints = len(people), self.layout.num_joints
         joints_2d = np.zeros((count, joints, 2))
         joints_3d = np.full((count, joints, 3), np.nan)
         confidences = np.clip(poses[:, :, -1], 0.0, 1.0).astype(np.float64)
         sources = [DEPTH_FROM_SIZE] * count
+        framings = []
         for i in range(count):
             joints_2d[i] = crop_to_image(poses[i, :, 0:2], windows[i])
-            if self.layout.dim != 3:
-                continue
-            relative = relative_depth_metres(poses[i, :, 2], self.config.depth_scale)
-            root = None
-            if depth is not None:
-                root = root_depth_from_depth_image(
-                    depth, joints_2d[i], relative, self.layout.torso, self.config.depth_window_px
-                )
-            if root is not None:
-                sources[i] = DEPTH_FROM_IMAGE
-            else:
-                root = root_depth_from_size(
-                    joints_2d[i], relative, confidences[i], self.layout, intrinsics, people[i].height
-                )
-            joints_3d[i] = intrinsics.back_project(joints_2d[i], root + relative)
-        return joints_2d, joints_3d, confidences, sources
+            pose_window = authors_window(
+                joints_2d[i],
+                confidences[i],
+                cfg.pose_box_min_confidence,
+                cfg.pose_box_min_joints,
+                cfg.crop_margin,
+            )
+            scale = cfg.depth_scale
+            if cfg.depth_scale_from_window and pose_window is not None:
+                scale = window_depth_scale(windows[i].size, pose_window.size, cfg.depth_scale)
+            root = math.nan
+            if self.layout.dim == 3:
+                relative = relative_depth_metres(poses[i, :, 2], scale)
+                root = None
+                if depth is not None:
+                    root = root_depth_from_depth_image(
+                        depth, joints_2d[i], relative, self.layout.torso, cfg.depth_window_px
+                    )
+                if root is not None:
+                    sources[i] = DEPTH_FROM_IMAGE
+                else:
+                    root = root_depth_from_size(
+                        joints_2d[i], relative, confidences[i], self.layout, intrinsics, people[i].height
+                    )
+                joints_3d[i] = intrinsics.back_project(joints_2d[i], root + relative)
+            framings.append(FrameFraming(windows[i], pose_window, scale, float(root)))
+        return joints_2d, joints_3d, confidences, sources, framings
 
     def _smooth(self, ids: list[int], joints_2d: np.ndarray, joints_3d: np.ndarray, stamp_ns: int):
         cfg = self.config
@@ -456,16 +480,29 @@ class Pipeline:
         return joints_2d, joints_3d
 
     def _run_actions(
-        self, ids: list[int], features: np.ndarray, mirrored: np.ndarray | None, stamp_ns: int
+        self,
+        ids: list[int],
+        features: np.ndarray,
+        mirrored: np.ndarray | None,
+        framings: list[FrameFraming],
+        stamp_ns: int,
     ) -> None:
         for i, track_id in enumerate(ids):
-            self.actions.add(track_id, features[i], stamp_ns, None if mirrored is None else mirrored[i])
+            self.actions.add(
+                track_id, features[i], stamp_ns, None if mirrored is None else mirrored[i], framings[i]
+            )
         due = self.actions.due_clips()
         if not due:
             return
-        clips = [clip.features for clip in due]
+        clips = [self._clip_input(clip.features, clip.framings) for clip in due]
         if mirrored is not None:  # both passes of every due clip in one batch
-            clips += [clip.mirrored_features for clip in due]
+            clips += [self._clip_input(clip.mirrored_features, clip.framings, mirrored=True) for clip in due]
         scores = self.engine.run_actions(np.stack(clips))
         for i, clip in enumerate(due):
             self.actions.record_scores(clip, scores[i], None if mirrored is None else scores[len(due) + i])
+
+    def _clip_input(self, features: np.ndarray, framings: list | None, mirrored: bool = False) -> np.ndarray:
+        """What the action branch reads of a clip: in the clip's one window with action_window "clip"."""
+        if self.config.action_window == "frame" or framings is None:
+            return features
+        return features_in_clip_window(features, framings, self.engine.config, mirrored=mirrored)

@@ -9,8 +9,10 @@ the network splits exactly into
 - `forward_actions(features (N, T, K)) -> (N, A)`: the final action scores of T cached frames.
 
 K is a sum over the action blocks (3 levels x 2 action pyramids = 6 blocks) of
-J * D + Fv * ceil(J / 4) * 2: NTU 6 * (17 * 3 + 192 * 10) = 11,826 values (47,304 bytes in fp32);
-Penn 6 * (16 * 2 + 160 * 8) = 7,872 values (31,488 bytes). See `ActionBlock`.
+J * (D + 1) + Fv * ceil(J / 4) * 2: NTU 6 * (17 * 4 + 192 * 10) = 11,928 values (47,712 bytes in
+fp32); Penn 6 * (16 * 3 + 160 * 8) = 7,968 values (31,872 bytes). Each joint's coordinates and
+visibility are kept apart (the action branch multiplies them) so that they can be moved into a
+clip's one crop window; see `ActionBlock` and deephar_ros.clip_window.
 """
 
 from __future__ import annotations

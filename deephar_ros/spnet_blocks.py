@@ -273,7 +273,7 @@ class BlockOutput(NamedTuple):
     features: torch.Tensor | None  # None for the network's very last block (Keras drops its re-injection)
     pose: torch.Tensor  # (B, J, D + 1): x, y[, z], visibility
     action_probmaps: torch.Tensor | None  # (B, J, H, W), replica maps where pose_replica
-    action_pose: torch.Tensor | None  # (B, J, D): (x, y[, z]) * visibility, as the action stream reads it
+    action_pose: torch.Tensor | None  # (B, J, D + 1): x, y[, z], visibility, of the maps the action reads
 
 
 class PredictionBlock(nn.Module):
@@ -353,7 +353,7 @@ class PredictionBlock(nn.Module):
         pose = torch.cat([coords, visibility], dim=-1)
         if not self.for_action:
             return BlockOutput(features, pose, None, None)
-        return BlockOutput(features, pose, action_probmaps, action_coords * action_visibility)
+        return BlockOutput(features, pose, action_probmaps, torch.cat([action_coords, action_visibility], -1))
 
     def keras_layers(self) -> dict[str, nn.Module]:
         name = self.keras_name
@@ -416,11 +416,13 @@ class ActionPrediction(nn.Module):
 class ActionBlock(nn.Module):
     """spnet.action_prediction_early_fusion, split into a per-frame encoder and a clip part.
 
-    Per frame (`encode_frame`) it keeps what the clip part reads: the pose stream input
-    (x, y[, z]) * visibility, J * D values, and the appearance stream after its 1x1 conv and the
-    joint half of its 2x2 max pooling (Fv x ceil(J / 4) * 2 values). Max pooling is separable and
-    the 1x1 conv acts per (frame, joint), so doing them per frame is exact. `forward` runs the
-    temporal part on (N, T, frame_feature_size).
+    Per frame (`encode_frame`) it keeps what the clip part reads: each joint's (x, y[, z]) and its
+    visibility, J * (D + 1) values, and the appearance stream after its 1x1 conv and the joint half
+    of its 2x2 max pooling (Fv x ceil(J / 4) * 2 values). Max pooling is separable and the 1x1 conv
+    acts per (frame, joint), so doing them per frame is exact. `forward` runs the temporal part on
+    (N, T, frame_feature_size), starting with the pose stream's input (x, y[, z]) * visibility: the
+    product is taken there, not per frame, so that a frame's coordinates can be moved into the clip's
+    one crop window (deephar_ros.clip_window) exactly, which needs x and v apart.
     """
 
     def __init__(
@@ -445,8 +447,8 @@ class ActionBlock(nn.Module):
         padded_frames = num_frames + frames_pad
         pooled_joints = (num_joints + joints_pad) // 2
         pooled = (-(-padded_frames // time_stride), pooled_joints)
-        self.pose_size = num_joints * dim
-        self.pose_shape = (num_joints, dim)
+        self.pose_size = num_joints * (dim + 1)
+        self.pose_shape = (num_joints, dim + 1)
         self.appearance_shape = (visual_features, pooled_joints)
         self.frame_feature_size = self.pose_size + visual_features * pooled_joints
 
@@ -471,7 +473,7 @@ class ActionBlock(nn.Module):
     def encode_frame(
         self, probmaps: torch.Tensor, action_pose: torch.Tensor, context: torch.Tensor
     ) -> torch.Tensor:
-        """probmaps (B, J, H, W), action_pose (B, J, D), context (B, C, H, W) -> (B, frame_feature_size)."""
+        """probmaps (B, J, H, W), action_pose (B, J, D+1), context (B, C, H, W) -> (B, frame_feature_size)."""
         kron = torch.einsum("bjhw,bchw->bcj", probmaps, context)  # appearance pooled by each joint's map
         appearance = self.v_conv0(kron.unsqueeze(2))
         appearance = F.pad(appearance, self.joint_padding)
@@ -483,7 +485,8 @@ class ActionBlock(nn.Module):
     ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """frames (N, T, frame_feature_size), lateral (N, F, T', J') or None -> (scores, features)."""
         n, t = frames.shape[:2]
-        pose = frames[..., : self.pose_size].reshape(n, t, *self.pose_shape).permute(0, 3, 1, 2)
+        pose = frames[..., : self.pose_size].reshape(n, t, *self.pose_shape)
+        pose = (pose[..., :-1] * pose[..., -1:]).permute(0, 3, 1, 2)  # (x, y[, z]) * visibility
         appearance = frames[..., self.pose_size :].reshape(n, t, *self.appearance_shape).permute(0, 2, 1, 3)
 
         pose = torch.cat([self.p_conv0a(pose), self.p_conv0b(pose), self.p_conv0c(pose)], dim=1)

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numpy as np
+
+from deephar_ros.clip_window import feature_layout
+from deephar_ros.config import SPNetConfig, get_preset
+
+NTU = get_preset("ntu_multitask")
+PENN = get_preset("penn_multitask")
 
 
-@dataclass
-class NetConfig:
-    """The SPNetConfig fields the pipeline reads (NTU's by default)."""
+def feature_size(config: SPNetConfig) -> int:
+    """K, the length of one frame's packed action features (SPNet.frame_feature_size)."""
+    return feature_layout(config)[-1].appearance.stop
 
-    joint_layout: str = "pa17j3d"
-    num_joints: int = 17
-    pose_dim: int = 3
-    num_frames: int = 8
-    label_set: str = "ntu60"
-    num_actions: tuple = (60,)
+
+def packed_features(poses: np.ndarray, appearance: np.ndarray, config: SPNetConfig) -> np.ndarray:
+    """(B, J, D+1) poses and (B,) appearance values -> (B, K) features laid out as SPNet packs them.
+
+    Every action block gets the pose (x, y[, z], visibility per joint) and the appearance value
+    repeated over its appearance stream.
+    """
+    layout = feature_layout(config)
+    features = np.zeros((len(poses), feature_size(config)), np.float32)
+    for block in layout:
+        features[:, block.pose] = poses.reshape(len(poses), -1)
+        features[:, block.appearance] = np.asarray(appearance, np.float32)[:, None]
+    return features

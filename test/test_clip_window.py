@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from deephar_ros.clip_window import clip_window, feature_layout, reexpress_features
+from deephar_ros.clip_window import (
+    FrameFraming,
+    clip_window,
+    feature_layout,
+    features_in_clip_window,
+    reexpress_features,
+)
 from deephar_ros.config import get_preset
 from deephar_ros.crops import CropWindow, crop_window, image_to_crop, warp_crops
 from deephar_ros.joints import get_layout
@@ -50,12 +56,20 @@ def pack(poses: np.ndarray, visibility: np.ndarray, config, seed: int = 0) -> np
     layout = feature_layout(config)
     features = np.random.default_rng(seed).normal(size=(len(poses), layout[-1].appearance.stop))
     for b, block in enumerate(layout):
-        features[:, block.pose] = (poses * visibility[:, b, :, None]).reshape(len(poses), -1)
+        values = np.concatenate([poses, visibility[:, b, :, None]], axis=-1)
+        features[:, block.pose] = values.reshape(len(poses), -1)
     return features.astype(np.float32)
 
 
 def block_poses(features: np.ndarray, config, block: int) -> np.ndarray:
-    return features[:, feature_layout(config)[block].pose].reshape(len(features), config.num_joints, -1)
+    """(T, J, D): the coordinates block `block` packs (its visibility column left out)."""
+    values = features[:, feature_layout(config)[block].pose].reshape(len(features), config.num_joints, -1)
+    return values[..., :-1]
+
+
+def block_visibility(features: np.ndarray, config, block: int) -> np.ndarray:
+    values = features[:, feature_layout(config)[block].pose].reshape(len(features), config.num_joints, -1)
+    return values[..., -1]
 
 
 def visibilities(config, seed: int = 1) -> np.ndarray:
@@ -98,10 +112,9 @@ def _check_layout(model: SPNet, frames: torch.Tensor) -> tuple[np.ndarray, np.nd
 def test_layout_locates_each_blocks_pose_in_ntu_features(ntu_reference_model):
     frames = torch.rand((2, 3, 256, 256), generator=torch.Generator().manual_seed(5)) * 2 - 1
     pose, features = _check_layout(ntu_reference_model, frames)
-    # No replica maps in NTU: the last block reads the final pose with its own visibility, so the
-    # final pose's visibility column is the exact one for that block.
-    last = block_poses(features, NTU, -1)
-    np.testing.assert_allclose(last, pose[..., :3] * pose[..., 3:], rtol=1e-6, atol=1e-7)
+    # No replica maps in NTU: the last block reads the final pose, coordinates and visibility.
+    last = features[:, feature_layout(NTU)[-1].pose].reshape(len(features), NTU.num_joints, 4)
+    np.testing.assert_array_equal(last, pose)
 
 
 def test_layout_locates_each_blocks_pose_in_penn_features(penn_model, penn_clip):
@@ -143,32 +156,42 @@ def test_clip_window_of_one_window_is_that_window_and_of_none_an_error():
 
 
 # ---- re-expression --------------------------------------------------------------------------------
+def authors_depth(depths: np.ndarray, roots: np.ndarray, scales: np.ndarray | float = 1.0) -> np.ndarray:
+    """z as the network reads it: depths over +-scale metres around the root, 0.5 at the root."""
+    return (depths - roots) / (2.0 * np.asarray(scales)) + 0.5
+
+
 @pytest.mark.parametrize("clip_name", ["sit_down", "walk_towards"])
 def test_reexpressed_pose_moves_as_a_clip_window_crop_would(clip_name):
     boxes = sit_down_boxes() if clip_name == "sit_down" else walk_towards_boxes()
     windows = [crop_window(box) for box in boxes]
     clip = clip_window(windows)
     pixels = skeleton_pixels(boxes, NTU)
-    # depth: the root recedes with the box's height; joints at fixed offsets from the root (metres)
+    # depth: the root recedes with the box's height; joints at fixed offsets from the root (metres);
+    # each frame read over its own depth scale (the crop's scale against the authors' window)
     roots = 750.0 / np.array([b.height for b in boxes])
     depths = roots[:, None] + np.random.default_rng(4).uniform(-0.3, 0.3, NTU.num_joints)
+    scales = np.linspace(0.9, 1.2, FRAMES)
     per_frame_xy = np.stack([image_to_crop(p, w) for p, w in zip(pixels, windows, strict=True)])
-    per_frame = np.concatenate([per_frame_xy, ((depths - roots[:, None]) / 2 + 0.5)[..., None]], axis=-1)
-    # what the authors' action branch reads: every frame in the clip window, z around the clip's mean root
-    clip_xy = image_to_crop(pixels, clip)
-    authors = np.concatenate([clip_xy, ((depths - roots.mean()) / 2 + 0.5)[..., None]], axis=-1)
+    per_frame_z = authors_depth(depths, roots[:, None], scales[:, None])
+    per_frame = np.concatenate([per_frame_xy, per_frame_z[..., None]], axis=-1)
+    # what the authors' action branch reads: every frame in the clip window, z around the clip's mean
+    # root over the authors' 1 m test scale
+    authors = np.concatenate(
+        [image_to_crop(pixels, clip), authors_depth(depths, roots.mean())[..., None]], -1
+    )
     vis = visibilities(NTU)
     features = pack(per_frame, vis, NTU)
 
-    out = reexpress_features(features, windows, clip, vis, NTU, root_depths_m=roots)
+    out = reexpress_features(features, windows, clip, NTU, root_depths_m=roots, depth_scales_m=scales)
 
     head = get_layout(NTU.joint_layout).index("head_top")
-    head_y = block_poses(features, NTU, 0)[:, head, 1] / vis[:, 0, head]
-    assert np.ptp(head_y) < 1e-6  # today: per-frame windows hide the motion
+    assert np.ptp(block_poses(features, NTU, 0)[:, head, 1]) < 1e-6  # per-frame windows hide the motion
     assert np.ptp(authors[:, head, 1]) > 0.1  # the authors' crop shows it
-    assert not np.allclose(features, pack(authors, vis, NTU), atol=0.05)  # so today's features are wrong
+    assert not np.allclose(features, pack(authors, vis, NTU), atol=0.05)  # so per-frame features differ
     for b in range(NTU.num_action_blocks):
-        np.testing.assert_allclose(block_poses(out, NTU, b), authors * vis[:, b, :, None], atol=2e-6)
+        np.testing.assert_allclose(block_poses(out, NTU, b), authors, atol=2e-6)
+        np.testing.assert_array_equal(block_visibility(out, NTU, b), block_visibility(features, NTU, b))
     for block in feature_layout(NTU):
         np.testing.assert_array_equal(out[:, block.appearance], features[:, block.appearance])
     assert out.dtype == features.dtype and out.shape == features.shape
@@ -180,22 +203,10 @@ def test_walk_towards_grows_the_person_in_the_clip_window():
     pixels = skeleton_pixels(boxes, PENN)
     per_frame = np.stack([image_to_crop(p, w) for p, w in zip(pixels, windows, strict=True)])
     vis = visibilities(PENN)
-    out = reexpress_features(pack(per_frame, vis, PENN), windows, clip_window(windows), vis, PENN)
-    poses = block_poses(out, PENN, 3) / vis[:, 3, :, None]
-    spread = np.ptp(poses[..., 1], axis=1)  # the skeleton's height in the crop
+    out = reexpress_features(pack(per_frame, vis, PENN), windows, clip_window(windows), PENN)
+    spread = np.ptp(block_poses(out, PENN, 3)[..., 1], axis=1)  # the skeleton's height in the crop
     np.testing.assert_allclose(spread / spread[0], [b.height / boxes[0].height for b in boxes], rtol=1e-5)
     np.testing.assert_allclose(np.ptp(per_frame[..., 1], axis=1), np.ptp(per_frame[0, :, 1]), rtol=1e-9)
-
-
-def test_one_visibility_per_joint_serves_every_block():
-    windows = [crop_window(box) for box in sit_down_boxes()]
-    vis = np.repeat(visibilities(PENN)[:, :1], PENN.num_action_blocks, axis=1)
-    features = pack(np.random.default_rng(2).uniform(size=(FRAMES, PENN.num_joints, 2)), vis, PENN)
-    clip = clip_window(windows)
-    np.testing.assert_array_equal(
-        reexpress_features(features, windows, clip, vis[:, 0], PENN),
-        reexpress_features(features, windows, clip, vis, PENN),
-    )
 
 
 def test_mirrored_features_go_to_the_mirrored_clip_window_crop():
@@ -207,35 +218,61 @@ def test_mirrored_features_go_to_the_mirrored_clip_window_crop():
     flip = np.array([1.0, 0.0])
     per_frame = np.stack([flip + mirror * image_to_crop(p, w) for p, w in zip(pixels, windows, strict=True)])
     vis = visibilities(PENN)
-    out = reexpress_features(pack(per_frame, vis, PENN), windows, clip, vis, PENN, mirrored=True)
+    out = reexpress_features(pack(per_frame, vis, PENN), windows, clip, PENN, mirrored=True)
     expected = flip + mirror * image_to_crop(pixels, clip)
     for b in range(PENN.num_action_blocks):
-        np.testing.assert_allclose(block_poses(out, PENN, b), expected * vis[:, b, :, None], atol=2e-6)
+        np.testing.assert_allclose(block_poses(out, PENN, b), expected, atol=2e-6)
 
 
 def test_z_is_kept_without_root_depths_and_same_windows_change_nothing():
     window = CropWindow(200.0, 150.0, 180.0)
-    vis = visibilities(NTU)
-    features = pack(np.random.default_rng(6).uniform(size=(FRAMES, NTU.num_joints, 3)), vis, NTU)
-    out = reexpress_features(features, [window] * FRAMES, window, vis, NTU)
-    np.testing.assert_allclose(out, features, atol=1e-7)
+    features = pack(
+        np.random.default_rng(6).uniform(size=(FRAMES, NTU.num_joints, 3)), visibilities(NTU), NTU
+    )
+    np.testing.assert_allclose(
+        reexpress_features(features, [window] * FRAMES, window, NTU), features, atol=1e-7
+    )
+
+
+def test_framings_pick_the_union_of_the_pose_windows_and_the_mean_root():
+    boxes = sit_down_boxes()
+    crops = [crop_window(box, 1.8) for box in boxes]  # loose crops, as a detector box gives
+    pose_windows = [crop_window(box) for box in boxes]
+    roots = np.linspace(3.0, 3.4, FRAMES)
+    framings = [
+        FrameFraming(c, w if t != 3 else None, 1.2, r)
+        for t, (c, w, r) in enumerate(zip(crops, pose_windows, roots, strict=True))
+    ]
+    features = pack(
+        np.random.default_rng(7).uniform(size=(FRAMES, NTU.num_joints, 3)), visibilities(NTU), NTU
+    )
+    expected_clip = clip_window([w if t != 3 else crops[3] for t, w in enumerate(pose_windows)])
+    np.testing.assert_array_equal(
+        features_in_clip_window(features, framings, NTU),
+        reexpress_features(
+            features, crops, expected_clip, NTU, root_depths_m=roots, depth_scales_m=np.full(FRAMES, 1.2)
+        ),
+    )
+    unknown_root = [FrameFraming(f.crop, f.pose_window, 1.0, np.nan) for f in framings]
+    np.testing.assert_array_equal(  # a frame without a root depth: z keeps each frame's own root
+        features_in_clip_window(features, unknown_root, NTU),
+        reexpress_features(features, crops, expected_clip, NTU),
+    )
 
 
 def test_bad_inputs_get_clear_errors():
     windows = [crop_window(box) for box in sit_down_boxes()]
     clip = clip_window(windows)
-    vis = visibilities(PENN)
-    features = pack(np.zeros((FRAMES, PENN.num_joints, 2)), vis, PENN)
+    features = pack(np.zeros((FRAMES, PENN.num_joints, 2)), visibilities(PENN), PENN)
     with pytest.raises(ValueError, match="features must be"):
-        reexpress_features(features[:-1], windows, clip, vis, PENN)
-    with pytest.raises(ValueError, match="visibility must be"):
-        reexpress_features(features, windows, clip, vis[:, :2], PENN)
+        reexpress_features(features[:-1], windows, clip, PENN)
     with pytest.raises(ValueError, match="2D"):
-        reexpress_features(features, windows, clip, vis, PENN, root_depths_m=np.ones(FRAMES))
-    ntu_vis = visibilities(NTU)
-    ntu_features = pack(np.zeros((FRAMES, NTU.num_joints, 3)), ntu_vis, NTU)
+        reexpress_features(features, windows, clip, PENN, root_depths_m=np.ones(FRAMES))
+    ntu_features = pack(np.zeros((FRAMES, NTU.num_joints, 3)), visibilities(NTU), NTU)
     with pytest.raises(ValueError, match="root_depths_m"):
-        reexpress_features(ntu_features, windows, clip, ntu_vis, NTU, root_depths_m=np.full(FRAMES, np.nan))
+        reexpress_features(ntu_features, windows, clip, NTU, root_depths_m=np.full(FRAMES, np.nan))
+    with pytest.raises(ValueError, match="depth_scales_m"):
+        reexpress_features(ntu_features, windows, clip, NTU, depth_scales_m=np.ones(FRAMES - 1))
 
 
 # ---- appearance -----------------------------------------------------------------------------------

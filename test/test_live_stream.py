@@ -3,14 +3,15 @@ camera silence, exact stamps (deephar_ros/live_stream.py, deephar_ros/frame_rate
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from engine_doubles import NetConfig
+from engine_doubles import NTU, packed_features
 
 from deephar_ros.action_buffer import authors_clip_stride
 from deephar_ros.camera import CameraIntrinsics
+from deephar_ros.config import SPNetConfig
 from deephar_ros.frame_rate import FrameRateEstimator, LostFrameCounter
 from deephar_ros.live_stream import LiveStream
 from deephar_ros.pipeline import Pipeline, PipelineConfig
@@ -25,7 +26,7 @@ EPOCH_NS = 1_700_000_000_123_456_789  # a wall-clock stamp no float of seconds h
 class StandingEngine:
     """Stands in for the network: one upright person filling each crop, confident joints."""
 
-    config: NetConfig = field(default_factory=NetConfig)
+    config: SPNetConfig = NTU
     backend: str = "test"
     device: str = "cpu"
 
@@ -35,7 +36,7 @@ class StandingEngine:
         pose[:, :, 1] = np.linspace(0.2, 0.8, 17)
         pose[:, :, 2] = 0.5
         pose[:, :, 3] = 0.9
-        return pose, np.ones((len(crops), 6), np.float32)
+        return pose, packed_features(pose, np.ones(len(crops)), self.config)
 
     def run_actions(self, features: np.ndarray) -> np.ndarray:
         return np.full((len(features), 60), 1 / 60, np.float32)

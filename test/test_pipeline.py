@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from engine_doubles import NetConfig
+from engine_doubles import NTU, PENN, feature_size, packed_features
 
 from deephar_ros.action_buffer import authors_clip_step
-from deephar_ros.camera import MEAN_TORSO_LENGTH_M, CameraIntrinsics
-from deephar_ros.crops import AUTHORS_CROP_MARGIN, crop_window
+from deephar_ros.camera import AUTHORS_TRAINING_SCALES, MEAN_TORSO_LENGTH_M, CameraIntrinsics
+from deephar_ros.clip_window import clip_window, feature_layout
+from deephar_ros.config import SPNetConfig
+from deephar_ros.crops import AUTHORS_CROP_MARGIN, crop_window, image_to_crop
 from deephar_ros.detection import FullFrameDetector, GivenBoxesDetector
 from deephar_ros.joints import PA16J2D, PA17J3D
 from deephar_ros.pipeline import STAGES, Pipeline, PipelineConfig
@@ -23,7 +25,6 @@ from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box
 WIDTH, HEIGHT = 640, 480
 INTRINSICS = CameraIntrinsics(fx=500.0, fy=500.0, cx=319.5, cy=239.5, width=WIDTH, height=HEIGHT)
 LEAN = 0.12
-FEATURES = 6
 
 
 def template_skeleton():
@@ -92,9 +93,13 @@ def box_of(joints, pad=10.0):
 
 @dataclass
 class BlobEngine:
-    """Stands in for the network: finds the tinted joint blobs in each crop."""
+    """Stands in for the network: finds the tinted joint blobs in each crop.
 
-    config: NetConfig = field(default_factory=NetConfig)
+    Its z is read as the authors' network learnt it: over +-1 m times the crop's scale against their
+    window (1.5 x the joints' square extent), as the training crops and depth ranges scaled together.
+    """
+
+    config: SPNetConfig = NTU
     backend: str = "test"
     device: str = "cpu"
     frame_batches: list = field(default_factory=list)
@@ -116,11 +121,13 @@ class BlobEngine:
                 x = (near * cols).sum() / near.sum()
                 y = (near * rows).sum() / near.sum()
                 poses[b, j, :2] = (np.array([x, y]) + 0.5) / crops.shape[2]
-                if dim == 3:
-                    poses[b, j, 2] = 0.5 + rel_z[j] / 2.0
                 poses[b, j, dim] = 0.9
-        features = np.tile(crops.reshape(len(crops), -1).mean(axis=1, keepdims=True), (1, FEATURES))
-        return poses, features.astype(np.float32)
+            if dim == 3:
+                found = poses[b, :, dim] > 0
+                extent = np.ptp(poses[b, found, :2], axis=0).max() if found.sum() > 1 else 1 / 1.5
+                scale = np.clip(1 / (1.5 * extent), *AUTHORS_TRAINING_SCALES)
+                poses[b, :, 2] = 0.5 + rel_z / (2.0 * scale)
+        return poses, packed_features(poses, crops.reshape(len(crops), -1).mean(axis=1), self.config)
 
     def run_actions(self, features):
         self.action_batches.append(features.copy())
@@ -152,6 +159,19 @@ def test_two_people_one_batch_pixels_and_metres_with_depth():
         np.testing.assert_allclose(estimate.confidences, 0.9, atol=1e-6)
 
 
+def test_relative_depth_is_read_over_the_crops_scale_against_the_authors_window():
+    """A loose detector box frames the person smaller than the authors' window: z spans more depth."""
+    person = place((0.0, 0.0, 3.0))
+    image, depth = render([person])
+    errors = {}
+    for from_window in (True, False):
+        pipeline = Pipeline(BlobEngine(), PipelineConfig(depth_scale_from_window=from_window))
+        result = pipeline.process(image, 0, INTRINSICS, depth, boxes=[box_of(person, pad=45.0)])
+        errors[from_window] = np.max(np.linalg.norm(result.people[0].joints_3d - person, axis=1))
+    assert errors[True] < 0.003
+    assert errors[False] > 0.02  # a fixed 1 m scale reads the body's depth span short
+
+
 def test_depth_from_person_size_without_a_depth_image():
     people, image, _ = two_people_frame()
     pipeline = Pipeline(BlobEngine(), PipelineConfig())
@@ -159,6 +179,41 @@ def test_depth_from_person_size_without_a_depth_image():
     for estimate, truth in zip(result.people, people, strict=True):
         assert estimate.depth_source == DEPTH_FROM_SIZE
         assert np.max(np.linalg.norm(estimate.joints_3d - truth, axis=1)) < 0.015
+
+
+def sit_down_clip_inputs(action_window: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The first clip's action input of one person sitting down (8 frames), and their true joints."""
+    engine = BlobEngine()
+    pipeline = Pipeline(engine, PipelineConfig(clip_stride=1, action_window=action_window))
+    people = []
+    for k in range(8):
+        person = place((0.0, 0.05 * k, 3.0 + 0.04 * k))  # down the image and away
+        people.append(person)
+        image, depth = render([person])
+        pipeline.process(image, k * 33_000_000, INTRINSICS, depth, boxes=[box_of(person, pad=30.0)])
+    (batch,) = engine.action_batches
+    return batch[0], people
+
+
+def test_the_action_input_moves_as_in_the_authors_one_crop_per_clip():
+    clip_input, people = sit_down_clip_inputs("clip")
+    per_frame_input, _ = sit_down_clip_inputs("frame")
+    block = feature_layout(NTU)[0].pose
+    poses = clip_input[:, block].reshape(8, 17, 4)
+    per_frame = per_frame_input[:, block].reshape(8, 17, 4)
+    # the authors' clip crop: the union of 1.5 x each frame's square joint extent
+    pixels = [true_pixels(person) for person in people]
+    windows = [crop_window(Box(*p.min(axis=0), *p.max(axis=0), 1.0)) for p in pixels]
+    clip = clip_window(windows)
+    roots = np.array([person[0, 2] for person in people])
+    expected_xy = np.stack([image_to_crop(p, clip) for p in pixels])
+    expected_z = np.stack([(person[:, 2] - roots.mean()) / 2.0 + 0.5 for person in people])
+    head = PA17J3D.index("head_top")
+    assert np.ptp(per_frame[:, head, 1]) < 0.01  # each frame's own crop follows the person: no motion
+    assert np.ptp(expected_xy[:, head, 1]) > 0.1
+    np.testing.assert_allclose(poses[..., :2], expected_xy, atol=0.004)
+    np.testing.assert_allclose(poses[..., 2], expected_z, atol=0.003)
+    np.testing.assert_array_equal(poses[..., 3], per_frame[..., 3])  # visibility as the network gave it
 
 
 def test_ids_stay_and_actions_run_in_one_batch_at_the_stride():
@@ -173,7 +228,7 @@ def test_ids_stay_and_actions_run_in_one_batch_at_the_stride():
         )
     assert all(sorted(p.track_id for p in r.people) == [1, 2] for r in results)
     assert [len(batch) for batch in engine.action_batches] == [2, 2]  # frames 14 and 16, both tracks at once
-    assert engine.action_batches[0].shape == (2, 8, FEATURES)
+    assert engine.action_batches[0].shape == (2, 8, feature_size(NTU))
     assert all(p.action is None for r in results[:14] for p in r.people)
     action = results[-1].people[0].action
     assert action.top_label == "hand waving" and action.label_set == "ntu60"
@@ -230,7 +285,7 @@ def test_retired_ids_after_timeout_and_when_time_goes_backwards():
 
 def test_two_dimensional_network_gives_nan_metres():
     people, image, _ = two_people_frame()
-    engine = BlobEngine(config=NetConfig("pa16j2d", 16, 2, 8, "penn_action", (15,)))
+    engine = BlobEngine(config=PENN)
     result = Pipeline(engine, PipelineConfig()).process(image, 0, INTRINSICS, boxes=[box_of(people[0])])
     (person,) = result.people
     assert person.joint_names == list(PA16J2D.joint_names)

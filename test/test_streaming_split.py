@@ -43,9 +43,9 @@ def test_penn_split_equals_full_forward(penn_model, penn_clip):
 
 
 def test_frame_feature_size_is_documented_value():
-    # 6 action blocks x (J * D pose values + Fv x ceil(J / 4) * 2 pooled appearance values)
-    assert SPNet(get_preset("ntu_multitask")).frame_feature_size == 6 * (17 * 3 + 192 * 10) == 11_826
-    assert SPNet(get_preset("penn_multitask")).frame_feature_size == 6 * (16 * 2 + 160 * 8) == 7_872
+    # 6 action blocks x (J * (D + 1) pose and visibility values + Fv x ceil(J / 4) * 2 pooled appearance)
+    assert SPNet(get_preset("ntu_multitask")).frame_feature_size == 6 * (17 * 4 + 192 * 10) == 11_928
+    assert SPNet(get_preset("penn_multitask")).frame_feature_size == 6 * (16 * 3 + 160 * 8) == 7_968
     assert SPNet(get_preset("ntu_multitask_pose")).frame_feature_size == 0
 
 
