@@ -20,8 +20,9 @@ import torch
 from machine import cpu_model
 from std_msgs.msg import Header
 
+from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import build_engine
-from deephar_ros.pipeline import CROP_SOURCES, STAGES, Pipeline, PipelineConfig
+from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES, STAGES, Pipeline, PipelineConfig
 from deephar_ros.ros.result_messages import action_array, ns_to_time, skeleton_array
 from deephar_ros.video import FrameSource
 
@@ -43,7 +44,10 @@ def main() -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--model", default="ntu_multitask")
     parser.add_argument("--weights", help="Keras .h5/.hdf5 file (default: random weights, same cost)")
-    parser.add_argument("--detector", default="hog", choices=["hog", "full-frame"])
+    parser.add_argument("--detector", default="hog", choices=DETECTORS, help="yolox-*: after download")
+    parser.add_argument("--detector-weights", help="a YOLOX detector's ONNX file (default: the cached one)")
+    parser.add_argument("--device", default="auto", help="where the YOLOX detectors run")
+    parser.add_argument("--action-window", default=PipelineConfig.action_window, choices=ACTION_WINDOWS)
     parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
     parser.add_argument("--crop-source", default="detector", choices=CROP_SOURCES)
     parser.add_argument("--detect-every", type=int, default=PipelineConfig.detect_every_n_frames)
@@ -59,6 +63,9 @@ def main() -> None:
         )
     config = PipelineConfig(
         detector=args.detector,
+        detector_weights=args.detector_weights,
+        detector_device=args.device,
+        action_window=args.action_window,
         max_people=args.max_people,
         crop_source=args.crop_source,
         detect_every_n_frames=args.detect_every,

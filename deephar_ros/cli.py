@@ -10,7 +10,7 @@ import numpy as np
 
 from deephar_ros.config import DEFAULT_PRESET, preset_names
 from deephar_ros.onnx_export import DEFAULT_OPSET, GRAPHS
-from deephar_ros.weights_download import RELEASED_WEIGHTS
+from deephar_ros.weights_download import RELEASED_DETECTORS, RELEASED_WEIGHTS
 
 INPUT_RANGE_SLACK = 1e-3
 
@@ -74,9 +74,15 @@ def _export_onnx(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from deephar_ros.weights_download import fetch_released_weights
+    if args.detector is not None:
+        from deephar_ros.yolox_detector import fetch_yolox
 
-    path = fetch_released_weights(args.model, cache_dir=args.cache_dir, force=args.force, url=args.url)
+        path = fetch_yolox(args.detector, cache_dir=args.cache_dir, force=args.force, url=args.url)
+    else:
+        from deephar_ros.weights_download import fetch_released_weights
+
+        preset = args.model or DEFAULT_PRESET
+        path = fetch_released_weights(preset, cache_dir=args.cache_dir, force=args.force, url=args.url)
     print(path)
     return 0
 
@@ -124,8 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--cache-dir", default=None)
     export.set_defaults(handler=_export_onnx)
 
-    fetch = subparsers.add_parser("download", help="download a released weights file into the cache")
-    fetch.add_argument("--model", default=DEFAULT_PRESET, choices=list(RELEASED_WEIGHTS))
+    fetch = subparsers.add_parser(
+        "download", help="download a released weights file, or a YOLOX person detector, into the cache"
+    )
+    which = fetch.add_mutually_exclusive_group()
+    # default None, not the preset: argparse counts an argument given as its default as not given
+    which.add_argument(
+        "--model", choices=list(RELEASED_WEIGHTS), help=f"network weights (default {DEFAULT_PRESET})"
+    )
+    which.add_argument(
+        "--detector",
+        choices=list(RELEASED_DETECTORS),
+        help="a YOLOX person detector (ONNX, Apache-2.0; needs onnxruntime) instead of network weights",
+    )
     fetch.add_argument("--cache-dir", default=None, help="default $DEEPHAR_ROS_CACHE or ~/.cache/deephar_ros")
     fetch.add_argument("--force", action="store_true", help="download again even if cached")
     fetch.add_argument("--url", default=None, help="another location of the same file (mirror)")
@@ -146,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (WeightsFileError, DownloadError, FileNotFoundError, ValueError) as error:
+    except (WeightsFileError, DownloadError, FileNotFoundError, ImportError, ValueError) as error:
         print(f"deephar-ros: error: {error}", file=sys.stderr)
         return 1
 

@@ -4,17 +4,22 @@
   download. Finds upright, fully visible people at least ~100 px tall.
 - `FullFrameDetector`: the whole image is one person (a webcam facing one user).
 - `GivenBoxesDetector`: boxes from elsewhere (a ROS detector node, a file), cleaned and passed on.
+- `yolox_detector.YoloxPersonDetector` ("yolox-nano", "yolox-tiny", "yolox-s"): the YOLOX authors'
+  ONNX exports through onnxruntime (optional; CUDA with onnxruntime-gpu), after
+  `deephar-ros download --detector NAME`.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from abc import ABC, abstractmethod
 
 import cv2
 import numpy as np
 
 from deephar_ros.results import Box
+from deephar_ros.weights_download import RELEASED_DETECTORS
 
 # The people SVM's 64x128 window holds a ~32x96 person centred with 16 px on each side
 # (Dalal & Triggs 2005): shrinking a window by these fractions gives the body box that
@@ -22,6 +27,10 @@ from deephar_ros.results import Box
 _HOG_WINDOW = (64, 128)
 _HOG_BODY_SHRINK_X = 16 / 64
 _HOG_BODY_SHRINK_Y = 16 / 128
+
+# Default score thresholds; the detectors' scores are on different scales (default_min_score).
+HOG_MIN_SCORE = 0.6
+YOLOX_MIN_SCORE = 0.3
 
 
 class PersonDetector(ABC):
@@ -61,7 +70,7 @@ class HogPersonDetector(PersonDetector):
 
     def __init__(
         self,
-        min_score: float = 0.6,
+        min_score: float = HOG_MIN_SCORE,
         max_people: int = 8,
         nms_iou: float = 0.4,
         win_stride: int = 8,
@@ -147,13 +156,49 @@ class GivenBoxesDetector(PersonDetector):
         return clean_boxes(self.boxes, width, height, self.min_score, self.max_people)
 
 
-DETECTORS = {"hog": HogPersonDetector, "full-frame": FullFrameDetector}
+DETECTORS = ("hog", "full-frame", *RELEASED_DETECTORS)
 
 
-def create_detector(name: str, min_score: float, max_people: int) -> PersonDetector:
-    """A detector by its command-line name ("hog" or "full-frame")."""
+def default_min_score(name: str) -> float:
+    """The score threshold of detector `name` when the caller gives none.
+
+    The scales differ: HOG's scores are a logistic of its SVM margin (0.5 is the SVM's own boundary,
+    0.6 drops more false people), YOLOX's are probabilities (objectness x person), which the YOLOX
+    demos draw from 0.3. The full frame always scores 1.
+    """
     if name == "hog":
-        return HogPersonDetector(min_score=min_score, max_people=max_people)
+        return HOG_MIN_SCORE
+    if name == "full-frame":
+        return 0.0
+    if name in RELEASED_DETECTORS:
+        return YOLOX_MIN_SCORE
+    raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTORS)}")
+
+
+def create_detector(
+    name: str,
+    min_score: float | None,
+    max_people: int,
+    *,
+    device: str = "cpu",
+    weights: str | os.PathLike | None = None,
+) -> PersonDetector:
+    """A detector by its command-line name (DETECTORS); min_score None: `default_min_score(name)`.
+
+    `device` (auto, cpu, cuda, cuda:N) and `weights` (an ONNX file; None: the one
+    `deephar-ros download --detector NAME` cached) concern the YOLOX detectors only. onnxruntime is
+    imported only for those, so the others work without it.
+    """
+    threshold = default_min_score(name) if min_score is None else min_score
+    if name in RELEASED_DETECTORS:
+        from deephar_ros.yolox_detector import YoloxPersonDetector, cached_yolox
+
+        path = cached_yolox(name) if weights is None else weights
+        return YoloxPersonDetector(path, min_score=threshold, max_people=max_people, device=device)
+    if weights is not None:
+        raise ValueError(f"detector {name!r} takes no weights file (only {', '.join(RELEASED_DETECTORS)} do)")
+    if name == "hog":
+        return HogPersonDetector(min_score=threshold, max_people=max_people)
     if name == "full-frame":
         return FullFrameDetector()
     raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTORS)}")

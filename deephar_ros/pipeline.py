@@ -50,7 +50,7 @@ from deephar_ros.crops import (
     merge_flipped_poses,
     warp_crops,
 )
-from deephar_ros.detection import PersonDetector, clean_boxes, create_detector
+from deephar_ros.detection import PersonDetector, clean_boxes, create_detector, default_min_score
 from deephar_ros.joints import get_layout
 from deephar_ros.labels import load_labels
 from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box, FrameResult, PersonEstimate
@@ -78,9 +78,11 @@ class Engine(Protocol):
 class PipelineConfig:
     """Pipeline settings; the defaults follow the authors where they had a choice to make."""
 
-    detector: str = "hog"  # "hog" or "full-frame", when no detector object is given
+    detector: str = "hog"  # a detection.DETECTORS name, when no detector object is given
+    detector_weights: str | None = None  # the YOLOX detectors' ONNX file; None: the downloaded one
+    detector_device: str = "cpu"  # where the YOLOX detectors run: auto, cpu, cuda or cuda:N
     max_people: int = 8
-    min_score: float = 0.6  # detector score (HOG: logistic of the SVM margin)
+    min_score: float | None = None  # detector score threshold; None: the detector's own default
     crop_margin: float = AUTHORS_CROP_MARGIN
     crop_source: str = "detector"  # "detector" every frame, or "pose": see the module docstring
     detect_every_n_frames: int = 10  # with crop_source "pose": how often the detector looks for new people
@@ -191,8 +193,14 @@ class Pipeline:
             raise ValueError(
                 f"network predicts {net.num_joints} joints in {net.pose_dim}D, not {self.layout.name}"
             )
+        cfg = self.config
+        self.min_score = default_min_score(cfg.detector) if cfg.min_score is None else cfg.min_score
         self.detector = detector or create_detector(
-            self.config.detector, self.config.min_score, self.config.max_people
+            cfg.detector,
+            self.min_score,
+            cfg.max_people,
+            device=cfg.detector_device,
+            weights=cfg.detector_weights,
         )
         self.tracker = Tracker(timeout_s=self.config.track_timeout_s)
         self.actions: ActionClipBuffers | None = None
@@ -374,7 +382,7 @@ class Pipeline:
             return tracked
         self._frames_since_detection = 0
         self.detector_runs += 1
-        found = clean_boxes(self.detector.detect(image), width, height, cfg.min_score, cfg.max_people)
+        found = clean_boxes(self.detector.detect(image), width, height, self.min_score, cfg.max_people)
         new = [box for box in found if all(box_iou(box, t) < cfg.tracked_overlap for t in tracked)]
         return (tracked + new)[: cfg.max_people]
 

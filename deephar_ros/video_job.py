@@ -27,11 +27,11 @@ from pathlib import Path
 
 from deephar_ros.action_buffer import SCORINGS
 from deephar_ros.config import DEFAULT_PRESET, preset_names
-from deephar_ros.detection import DETECTORS
+from deephar_ros.detection import DETECTORS, PersonDetector, create_detector
 from deephar_ros.drawing import draw_result, weights_banner
 from deephar_ros.engine import BACKEND_NAMES, build_engine
 from deephar_ros.joints import get_layout
-from deephar_ros.pipeline import CROP_SOURCES, Pipeline, PipelineConfig
+from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES, Pipeline, PipelineConfig
 from deephar_ros.video import (
     AnnotatedVideoWriter,
     ContactSheet,
@@ -76,6 +76,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     parser.add_argument("--detector", default="hog", choices=sorted(DETECTORS), help="person detector")
     parser.add_argument(
+        "--detector-weights",
+        help="a YOLOX detector's ONNX file (default: the one `download --detector` cached)",
+    )
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        help="person boxes scoring below this are ignored (default: the detector's)",
+    )
+    parser.add_argument(
         "--crop-source",
         default=PipelineConfig.crop_source,
         choices=CROP_SOURCES,
@@ -107,6 +116,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the authors' second action pass on mirrored crops (doubles the network time)",
     )
+    parser.add_argument(
+        "--action-window",
+        default=PipelineConfig.action_window,
+        choices=ACTION_WINDOWS,
+        help="action clips in one window per clip, as the authors crop (clip), or per frame (frame)",
+    )
+    parser.add_argument(
+        "--fixed-depth-scale",
+        action="store_true",
+        help="read z over a fixed 1 m, not scaled by the crop against the authors' window",
+    )
     parser.add_argument("--smoothing", action="store_true", help="One Euro filter on joints")
     parser.add_argument("--top-k", type=int, default=5, help="actions listed per person in the JSON")
 
@@ -119,9 +139,16 @@ def main(args: argparse.Namespace) -> int:
     if args.weights and not Path(args.weights).is_file():
         print(f"deephar-ros run: weights file not found: {args.weights}", file=sys.stderr)
         return EXIT_USAGE
-    try:
+    try:  # the detector first: a missing detector file or onnxruntime fails before anything loads
+        detector = create_detector(
+            args.detector,
+            args.min_score,
+            PipelineConfig.max_people,
+            device=args.device,
+            weights=args.detector_weights,
+        )
         source = FrameSource(args.source, fps=args.fps, max_frames=args.max_frames)
-    except ValueError as error:
+    except (ValueError, ImportError) as error:
         print(f"deephar-ros run: {error}", file=sys.stderr)
         return EXIT_USAGE
     out_dir = Path(args.out)
@@ -133,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"deephar-ros run: cannot write to output folder {out_dir}: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return _run(args, source, staging, out_dir)
+        return _run(args, source, detector, staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -173,7 +200,9 @@ class StopSignals:
         )
 
 
-def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: Path) -> int:
+def _run(
+    args: argparse.Namespace, source: FrameSource, detector: PersonDetector, staging: Path, out_dir: Path
+) -> int:
     engine = build_engine(
         args.model, args.weights, args.backend, args.device, random_weights=args.random_weights
     )
@@ -182,6 +211,7 @@ def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: 
         engine,
         PipelineConfig(
             detector=args.detector,
+            min_score=args.min_score,
             crop_source=args.crop_source,
             detect_every_n_frames=args.detect_every,
             frame_rate_hz=source.fps,
@@ -189,8 +219,11 @@ def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: 
             flip_tta=args.flip_tta,
             action_scoring=args.action_scoring,
             mirrored_action_pass=args.mirrored_action_pass,
+            action_window=args.action_window,
+            depth_scale_from_window=not args.fixed_depth_scale,
             smoothing=args.smoothing,
         ),
+        detector,
     )
     banner = weights_banner(engine.random_weights)
     records = JsonLinesWriter(staging / "frames.jsonl")
@@ -235,6 +268,7 @@ def _run(args: argparse.Namespace, source: FrameSource, staging: Path, out_dir: 
     summary = {
         "source": str(args.source),
         "model": engine.config.name,
+        "detector": args.detector,
         "weights": engine.weights,
         "random_weights": engine.random_weights,
         "backend": engine.backend,

@@ -7,6 +7,9 @@ token: it is followed once. Downloads go to a temp file that must open with h5py
 layer (at its shape, finite) of the preset before it is renamed into place, so neither an interrupted
 download nor a wrong answer ever replaces a file; its sha256 is recorded beside it (`<file>.sha256`)
 and a cached file that no longer matches is downloaded again.
+
+The YOLOX person detectors (Apache-2.0, Megvii) are listed here too: their ONNX exports are assets of
+the YOLOX 0.1.1rc0 GitHub release; deephar_ros.yolox_detector.fetch_yolox verifies them by loading them.
 """
 
 from __future__ import annotations
@@ -59,6 +62,34 @@ RELEASED_WEIGHTS: dict[str, ReleasedWeights] = {
     "penn_multitask": ReleasedWeights(
         "penn_multitask", "weights_mpii+penn_ar_028.hdf5", "106yIhqNN-TrI34SX81q2xbU-NczcQj6I"
     ),
+}
+
+
+YOLOX_RELEASE = "https://github.com/Megvii-BaseDetection/YOLOX/releases"
+
+
+@dataclass(frozen=True)
+class ReleasedDetector:
+    """A YOLOX ONNX export of the authors' 0.1.1rc0 release (demo/ONNXRuntime/README.md lists them)."""
+
+    name: str
+    filename: str
+    input_size: tuple[int, int]  # (height, width) the export was traced at
+
+    @property
+    def url(self) -> str:
+        return f"{YOLOX_RELEASE}/download/0.1.1rc0/{self.filename}"
+
+    @property
+    def page(self) -> str:
+        return f"{YOLOX_RELEASE}/tag/0.1.1rc0"
+
+
+# The small models: a person detector shares the frame time with the pose network.
+RELEASED_DETECTORS: dict[str, ReleasedDetector] = {
+    "yolox-nano": ReleasedDetector("yolox-nano", "yolox_nano.onnx", (416, 416)),
+    "yolox-tiny": ReleasedDetector("yolox-tiny", "yolox_tiny.onnx", (416, 416)),
+    "yolox-s": ReleasedDetector("yolox-s", "yolox_s.onnx", (640, 640)),
 }
 
 
@@ -173,11 +204,11 @@ def verify_released_weights(path: str | os.PathLike, preset: str) -> None:
         raise DownloadError(f"it does not hold the {preset} weights: {error}") from error
 
 
-def _untrusted(path: Path, preset: str) -> str | None:
+def _untrusted(path: Path, verify: Callable[[Path], None]) -> str | None:
     """Why the cached file cannot be used, or None when it can.
 
     It must match the sha256 recorded when it was downloaded. A file without a record (put there by
-    hand, or cached before records were kept) is verified once, and then recorded.
+    hand, or cached before records were kept) is checked by `verify` once, and then recorded.
     """
     record = sha256_path(path)
     if record.is_file():
@@ -185,12 +216,43 @@ def _untrusted(path: Path, preset: str) -> str | None:
             return None
         return f"its sha256 differs from the one recorded in {record.name} (changed or corrupt since)"
     try:
-        verify_released_weights(path, preset)
+        verify(path)
     except DownloadError as error:
         return str(error)
     with contextlib.suppress(OSError):  # a read-only cache: verified again next time
         _write_sha256(path, file_sha256(path))
     return None
+
+
+def fetch_verified(
+    url: str, destination: Path, verify: Callable[[Path], None], *, by_hand: str, force: bool = False
+) -> Path:
+    """`destination`, downloaded from `url` first if absent, untrusted (see _untrusted) or `force`.
+
+    `verify` raises DownloadError for a file that is not the expected one; a download replaces the
+    cached file only once it passed. `by_hand` ends the error message: where to get the file otherwise.
+    """
+    cached = ""
+    if destination.is_file() and not force:
+        problem = _untrusted(destination, verify)
+        if problem is None:
+            return destination
+        logger.warning("not using %s (%s): downloading it again", destination, problem)
+        cached = f"\nthe file cached at {destination} is not used: {problem}"
+    elif destination.is_file():
+        cached = f"\nthe file cached at {destination} was left as it was"
+
+    def refuse(temp: Path) -> None:
+        try:
+            verify(temp)
+        except DownloadError as error:
+            raise DownloadError(f"{destination.name} from {url} is refused: {error}") from error
+
+    try:
+        download(url, destination, verify=refuse)
+    except DownloadError as error:
+        raise DownloadError(f"{error}{cached}\n{by_hand}") from error
+    return destination
 
 
 def fetch_released_weights(
@@ -204,28 +266,10 @@ def fetch_released_weights(
         raise ValueError(f"no released weights for {preset!r}; choose one of {', '.join(RELEASED_WEIGHTS)}")
     released = RELEASED_WEIGHTS[preset]
     destination = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    destination = destination / released.filename
-    source = url or released.url
-    cached = ""
-    if destination.is_file() and not force:
-        problem = _untrusted(destination, preset)
-        if problem is None:
-            return destination
-        logger.warning("not using %s (%s): downloading it again", destination, problem)
-        cached = f"\nthe file cached at {destination} is not used: {problem}"
-    elif destination.is_file():
-        cached = f"\nthe file cached at {destination} was left as it was"
-
-    def verify(temp: Path) -> None:
-        try:
-            verify_released_weights(temp, preset)
-        except DownloadError as error:
-            raise DownloadError(f"{released.filename} from {source} is refused: {error}") from error
-
-    try:
-        download(source, destination, verify=verify)
-    except DownloadError as error:
-        raise DownloadError(
-            f"{error}{cached}\nDownload {released.filename} by hand from {released.page}"
-        ) from error
-    return destination
+    return fetch_verified(
+        url or released.url,
+        destination / released.filename,
+        lambda path: verify_released_weights(path, preset),
+        force=force,
+        by_hand=f"Download {released.filename} by hand from {released.page}",
+    )

@@ -81,6 +81,7 @@ def test_a_window_around_a_smaller_person_is_dropped():
 def test_detectors_by_name():
     assert isinstance(create_detector("hog", 0.6, 4), HogPersonDetector)
     assert isinstance(create_detector("full-frame", 0.6, 4), FullFrameDetector)
+    assert create_detector("hog", None, 4).min_score == 0.6  # None: the detector's own default
     with pytest.raises(ValueError, match="unknown detector"):
         create_detector("yolo", 0.6, 4)
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from engine_doubles import NTU
 from node_rig import Loopback
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
@@ -27,7 +29,7 @@ from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import image_to_rgb, rgb_to_image
-from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
+from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters, detection_threshold
 from deephar_ros.ros.perception_node import ApproximateTimeSynchronizer, PerceptionNode
 
 # --- frame slot -------------------------------------------------------------------------------
@@ -102,6 +104,9 @@ def test_stats_count_rates_and_latency_percentiles():
 
 # --- parameters ---------------------------------------------------------------------------------
 
+# What pipeline_for needs of an engine: the network's config.
+ENGINE_DOUBLE = SimpleNamespace(config=NTU, backend="test", device="cpu")
+
 
 def declared(rclpy_context, **overrides) -> PerceptionParameters:
     node = Node(
@@ -121,6 +126,39 @@ def test_parameters_take_their_defaults_and_overrides(rclpy_context):
 
 
 @pytest.mark.parametrize(
+    ("overrides", "threshold"),
+    [
+        ({}, 0.6),  # HOG's own
+        ({"detector": "yolox-tiny"}, 0.3),  # YOLOX scores are probabilities
+        ({"detector": "topic"}, 0.0),  # the other detector chose its threshold
+        ({"detector": "yolox-tiny", "min_detection_score": 0.55}, 0.55),
+    ],
+)
+def test_the_detection_threshold_is_the_detectors_own_unless_given(overrides, threshold):
+    parameters = PerceptionParameters(random_weights=True, **overrides)
+    assert detection_threshold(parameters) == threshold
+
+
+def test_the_pipeline_gets_the_detector_file_device_and_the_authors_clip_options(tmp_path, monkeypatch):
+    from deephar_ros.ros.perception_node import pipeline_for
+
+    parameters = PerceptionParameters(
+        random_weights=True, detector="full-frame", action_window="frame", depth_scale_from_window=False
+    )
+    pipeline = pipeline_for(parameters, ENGINE_DOUBLE)
+    config = pipeline.config
+    assert (config.action_window, config.depth_scale_from_window, config.detector_device) == (
+        "frame",
+        False,
+        "auto",
+    )
+    assert pipeline.min_score == 0.0
+    monkeypatch.setenv("DEEPHAR_ROS_CACHE", str(tmp_path))  # an empty cache: nothing downloaded
+    with pytest.raises(ValueError, match="deephar-ros download --detector yolox-nano"):
+        pipeline_for(PerceptionParameters(random_weights=True, detector="yolox-nano"), ENGINE_DOUBLE)
+
+
+@pytest.mark.parametrize(
     ("overrides", "error", "message"),
     [
         (
@@ -136,6 +174,13 @@ def test_parameters_take_their_defaults_and_overrides(rclpy_context):
         ({"random_weights": True, "image_transport": "theora"}, ValueError, "image_transport"),
         ({}, ValueError, "weights is empty"),
         ({"weights": "w.h5", "random_weights": True}, ValueError, "choose one"),
+        ({"random_weights": True, "action_window": "sliding"}, ValueError, "action_window='sliding'"),
+        ({"random_weights": True, "detector_weights": "x.onnx"}, ValueError, "takes no weights file"),
+        (
+            {"random_weights": True, "min_detection_score": -2.0},
+            InvalidParameterValueException,
+            "min_detection",
+        ),
     ],
 )
 def test_invalid_parameters_are_refused_with_a_message(rclpy_context, overrides, error, message):

@@ -154,6 +154,53 @@ def test_missing_inputs_are_refused(tmp_path, capsys):
     assert "no images" in capsys.readouterr().err
 
 
+def test_a_missing_or_broken_detector_file_is_refused_before_the_network_loads(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DEEPHAR_ROS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(video_job, "build_engine", lambda *a, **k: pytest.fail("the network was loaded"))
+    folder = folder_of_frames(tmp_path / "frames", 1)
+    out = str(tmp_path / "out")
+    assert run(str(folder), *PLUMBING[:1], "--detector", "yolox-tiny", "--out", out) == 2
+    assert "deephar-ros download --detector yolox-tiny" in capsys.readouterr().err
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    assert (
+        run(
+            str(folder),
+            *PLUMBING[:1],
+            "--detector",
+            "yolox-s",
+            "--detector-weights",
+            str(broken),
+            "--out",
+            out,
+        )
+        == 2
+    )
+    assert str(broken) in capsys.readouterr().err
+    assert run(str(folder), *PLUMBING[:1], "--detector-weights", str(broken), "--out", out) == 2
+    assert "takes no weights file" in capsys.readouterr().err
+
+
+def test_the_authors_clip_options_and_the_threshold_reach_the_pipeline(tmp_path, monkeypatch):
+    class Built(Exception):
+        """Stops the run once the pipeline's arguments are caught."""
+
+    built = []
+
+    def catch(*args):
+        built.append(args)
+        raise Built
+
+    monkeypatch.setattr(video_job, "Pipeline", catch)
+    folder = folder_of_frames(tmp_path / "frames", 1)
+    options = ["--action-window", "frame", "--fixed-depth-scale", "--min-score", "0.25"]
+    with pytest.raises(Built):
+        run(str(folder), *PLUMBING, *options, "--out", str(tmp_path / "out"))
+    ((_, config, detector),) = built
+    assert (config.action_window, config.depth_scale_from_window, config.min_score) == ("frame", False, 0.25)
+    assert type(detector).__name__ == "FullFrameDetector"
+
+
 def test_weights_file_run_says_nothing_of_random_weights(ntu_reference_dir, tmp_path, capsys):
     weights = tmp_path / "weights.h5"  # a copy: loading caches the converted checkpoint beside the file
     weights.write_bytes((ntu_reference_dir / "weights.h5").read_bytes())

@@ -14,9 +14,10 @@ from rclpy.node import Node
 
 from deephar_ros.action_buffer import SCORINGS
 from deephar_ros.config import preset_names
-from deephar_ros.detection import DETECTORS
+from deephar_ros.detection import DETECTORS, default_min_score
 from deephar_ros.engine import BACKEND_NAMES
-from deephar_ros.pipeline import CROP_SOURCES
+from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES
+from deephar_ros.weights_download import RELEASED_DETECTORS
 
 RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
 # "topic": boxes from another detector's vision_msgs/Detection2DArray on detections_in (ROS installs).
@@ -33,10 +34,11 @@ class PerceptionParameters:
     backend: str = "auto"
     device: str = "auto"
     detector: str = "hog"
+    detector_weights: str = ""
     person_class_ids: tuple[str, ...] = ("person", "0")
     crop_source: str = "detector"
     detect_every_n_frames: int = 10
-    min_detection_score: float = 0.6
+    min_detection_score: float = -1.0
     min_joint_confidence: float = 0.2
     max_people: int = 8
     flip_tta: bool = False
@@ -45,6 +47,8 @@ class PerceptionParameters:
     action_top_k: int = 5
     action_scoring: str = "mean"
     mirrored_action_pass: bool = False
+    action_window: str = "clip"
+    depth_scale_from_window: bool = True
     smoothing: bool = False
     track_timeout: float = 1.0
     image_transport: str = "raw"
@@ -70,6 +74,10 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "backend": (f"Inference back end: {', '.join(BACKEND_NAMES)}.", None),
     "device": ("Inference device: auto, cpu, cuda or cuda:N.", None),
     "detector": (f"Person detector: {', '.join(DETECTOR_CHOICES)}.", None),
+    "detector_weights": (
+        "A YOLOX detector's ONNX file; empty: the one `deephar-ros download --detector NAME` cached.",
+        None,
+    ),
     "person_class_ids": (
         "With detector topic: the class ids (strings) of a person in the detections (COCO: 0).",
         None,
@@ -80,7 +88,10 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
         None,
     ),
     "detect_every_n_frames": ("With crop_source pose: run the detector every n-th frame.", (1, 1000)),
-    "min_detection_score": ("Person boxes scoring below this are ignored.", (0.0, 1.0)),
+    "min_detection_score": (
+        "Person boxes scoring below this are ignored; -1: the detector's own (hog 0.6, yolox 0.3).",
+        (-1.0, 1.0),
+    ),
     "min_joint_confidence": ("Joints below this confidence are left out of the markers.", (0.0, 1.0)),
     "max_people": ("Most people estimated per frame (largest boxes first).", (1, 64)),
     "flip_tta": ("Average each crop with its mirror image (twice the network time).", None),
@@ -97,6 +108,15 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     ),
     "mirrored_action_pass": (
         "The authors' second action pass on mirrored crops (twice the network time).",
+        None,
+    ),
+    "action_window": (
+        "Action clips in one window per clip as the authors crop, or per frame: "
+        f"{', '.join(ACTION_WINDOWS)}.",
+        None,
+    ),
+    "depth_scale_from_window": (
+        "Read z over 1 m times the crop's size against the authors' window on the joints (false: 1 m).",
         None,
     ),
     "smoothing": ("One Euro filter on the joints of each track.", None),
@@ -183,6 +203,14 @@ def validate(parameters: PerceptionParameters) -> None:
         raise ValueError(f"parameter crop_source='{parameters.crop_source}' is not one of {CROP_SOURCES}")
     if parameters.detector not in DETECTOR_CHOICES:
         raise ValueError(f"parameter detector='{parameters.detector}' is not one of {DETECTOR_CHOICES}")
+    if parameters.action_window not in ACTION_WINDOWS:
+        raise ValueError(
+            f"parameter action_window='{parameters.action_window}' is not one of {ACTION_WINDOWS}"
+        )
+    if parameters.detector_weights and parameters.detector not in RELEASED_DETECTORS:
+        raise ValueError(
+            f"parameter detector_weights is set but detector='{parameters.detector}' takes no weights file"
+        )
     if parameters.detector == "topic" and parameters.use_depth:
         raise ValueError("parameter detector='topic' cannot be combined with use_depth (yet): choose one")
     if parameters.qos_reliability not in RELIABILITY_CHOICES:
@@ -195,3 +223,13 @@ def validate(parameters: PerceptionParameters) -> None:
         )
     if parameters.weights and parameters.random_weights:
         raise ValueError("parameters weights and random_weights are both set: choose one")
+
+
+def detection_threshold(parameters: PerceptionParameters) -> float:
+    """The person box score threshold in force: min_detection_score, or the detector's own where it is < 0.
+
+    With detector topic the other detector chose its threshold: its boxes all pass.
+    """
+    if parameters.min_detection_score >= 0:
+        return parameters.min_detection_score
+    return 0.0 if parameters.detector == "topic" else default_min_score(parameters.detector)

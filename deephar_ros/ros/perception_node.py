@@ -58,7 +58,7 @@ from deephar_ros.ros.image_conversion import (
 )
 from deephar_ros.ros.markers import frame_markers
 from deephar_ros.ros.node_main import run_node
-from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
+from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters, detection_threshold
 from deephar_ros.ros.qos_matching import MatchedSubscription, publishers_reliability
 from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_ns
 from deephar_ros.ros.standard_messages import vision_types
@@ -127,8 +127,10 @@ def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> P
     from_topic = parameters.detector == "topic"  # boxes come with each frame: no detector of our own
     config = PipelineConfig(
         detector="full-frame" if from_topic else parameters.detector,
+        detector_weights=parameters.detector_weights or None,
+        detector_device=parameters.device,
         max_people=parameters.max_people,
-        min_score=parameters.min_detection_score,
+        min_score=detection_threshold(parameters),
         flip_tta=parameters.flip_tta,
         action_every_n_frames=parameters.action_every_n_frames,
         clip_stride=parameters.clip_stride or None,
@@ -136,6 +138,8 @@ def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> P
         track_timeout_s=parameters.track_timeout,
         action_scoring=parameters.action_scoring,
         mirrored_action_pass=parameters.mirrored_action_pass,
+        action_window=parameters.action_window,
+        depth_scale_from_window=parameters.depth_scale_from_window,
         crop_source=parameters.crop_source,
         detect_every_n_frames=parameters.detect_every_n_frames,
     )

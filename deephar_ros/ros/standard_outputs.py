@@ -15,7 +15,7 @@ from sensor_msgs.msg import JointState, RegionOfInterest
 from std_msgs.msg import Header
 
 from deephar_ros.results import FrameResult
-from deephar_ros.ros.parameters import PerceptionParameters
+from deephar_ros.ros.parameters import PerceptionParameters, detection_threshold
 from deephar_ros.ros.standard_messages import (
     HUMANS_BODIES,
     BodyPublishers,
@@ -45,7 +45,7 @@ class StandardOutputs:
             self._detections = node.create_publisher(self._vision.detection_array, "detections", qos)
             labels = node.create_publisher(self._vision.label_info, "label_info", LATCHED_QOS)
             header = Header(stamp=node.get_clock().now().to_msg())
-            labels.publish(label_info(header, parameters.min_detection_score, self._vision))
+            labels.publish(label_info(header, detection_threshold(parameters), self._vision))
 
         def per_body(leaf: str, message_type: type) -> BodyPublishers:
             return BodyPublishers(
