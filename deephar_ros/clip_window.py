@@ -58,7 +58,8 @@ import numpy as np
 
 from deephar_ros.camera import AUTHORS_DEPTH_SCALE
 from deephar_ros.config import SPNetConfig
-from deephar_ros.crops import CropWindow
+from deephar_ros.crops import CropWindow, authors_window
+from deephar_ros.results import Box
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,14 @@ class FrameFraming:
     """How one frame of a track was framed: what re-expressing its features into a clip window needs."""
 
     crop: CropWindow  # the window the frame was cropped with
-    pose_window: CropWindow | None  # the authors' window on its predicted joints; None: too few confident
+    joint_extent: Box | None  # the extent of its confident predicted joints; None: too few confident
     depth_scale_m: float  # the depth scale its z was read with (pipeline `depth_scale_from_window`)
     root_depth_m: float  # its root joint's depth; NaN where unknown (2D models)
+
+    @property
+    def pose_window(self) -> CropWindow | None:
+        """The authors' window on the frame's predicted joints, None where too few were confident."""
+        return None if self.joint_extent is None else authors_window(self.joint_extent)
 
 
 def feature_layout(config: SPNetConfig) -> tuple[BlockSlices, ...]:

@@ -82,24 +82,18 @@ def joint_extent_box(
     return Box(float(x0), float(y0), float(x1), float(y1), float(confidences[confident].mean()))
 
 
-def authors_window(
-    joints_2d: np.ndarray,
-    confidences: np.ndarray,
-    min_confidence: float,
-    min_joints: float,
-    margin: float = AUTHORS_CROP_MARGIN,
-) -> CropWindow | None:
-    """The authors' window on a pose: 1.5 x the larger side of its confident joints' extent, or None.
+def authors_window(joint_extent: Box) -> CropWindow:
+    """The authors' window on a pose: 1.5 x the larger side of its joints' extent, centred.
 
-    deephar/utils/bbox.py `get_valid_bbox(points, relsize=1.5, square=True)`; the window their
-    network was trained to read, so its size against the window a crop really used tells how the
-    crop framed the person (pipeline `depth_scale_from_window`, clip_window).
+    deephar/utils/bbox.py `get_valid_bbox(points, relsize=1.5, square=True)`: the window their network
+    was trained to read, whatever margin our crops use, so a crop's size against it tells how the
+    crop framed the person (camera.window_depth_scale, clip_window). Unlike crop_window, an extent
+    flat in one direction (joints on a line) is a window too.
     """
-    box = joint_extent_box(joints_2d, confidences, min_confidence, min_joints)
-    if box is None:
-        return None
-    size = max(margin * max(box.width, box.height), MIN_WINDOW_SIZE)  # as crop_window, a line may be flat
-    return CropWindow(cx=(box.x0 + box.x1) / 2, cy=(box.y0 + box.y1) / 2, size=size)
+    size = max(AUTHORS_CROP_MARGIN * max(joint_extent.width, joint_extent.height), MIN_WINDOW_SIZE)
+    return CropWindow(
+        cx=(joint_extent.x0 + joint_extent.x1) / 2, cy=(joint_extent.y0 + joint_extent.y1) / 2, size=size
+    )
 
 
 def warp_crops(image: np.ndarray, windows: list[CropWindow], crop_size: int = CROP_SIZE) -> np.ndarray:

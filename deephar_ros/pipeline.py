@@ -150,23 +150,16 @@ def intrinsics_misfit(intrinsics: CameraIntrinsics, height: int, width: int) -> 
     return None
 
 
-def pose_box(
-    joints_2d: np.ndarray,
-    confidences: np.ndarray,
-    width: int,
-    height: int,
-    min_confidence: float,
-    min_joints: float,
-) -> Box | None:
-    """The extent of a person's confident joints (crop_window adds the authors' 1.5 margin), or None.
+def pose_box(joint_extent: Box | None, width: int, height: int) -> Box | None:
+    """A track's next crop box: its joints' extent (crop_window adds the margin), or None.
 
-    None when too few joints are confident or the person's centre left the image: the detector
-    must find them again.
+    None when too few joints were confident (no extent) or the person's centre left the image: the
+    detector must find them again.
     """
-    box = joint_extent_box(joints_2d, confidences, min_confidence, min_joints)
-    if box is None or not (0 <= (box.x0 + box.x1) / 2 < width and 0 <= (box.y0 + box.y1) / 2 < height):
+    if joint_extent is None:
         return None
-    return box
+    centre_x, centre_y = (joint_extent.x0 + joint_extent.x1) / 2, (joint_extent.y0 + joint_extent.y1) / 2
+    return joint_extent if 0 <= centre_x < width and 0 <= centre_y < height else None
 
 
 def as_stamp_ns(stamp_ns: object) -> int:
@@ -327,7 +320,7 @@ class Pipeline:
         for track_id in retired:
             self.filters.pop(track_id, None)
         if cfg.crop_source == "pose" and boxes is None:
-            self._follow_poses(ids, joints_2d, confidences, width, height)
+            self._follow_poses(ids, framings, width, height)
         if cfg.smoothing:
             joints_2d, joints_3d = self._smooth(ids, joints_2d, joints_3d, stamp_ns)
         lap("track")
@@ -386,20 +379,11 @@ class Pipeline:
         new = [box for box in found if all(box_iou(box, t) < cfg.tracked_overlap for t in tracked)]
         return (tracked + new)[: cfg.max_people]
 
-    def _follow_poses(
-        self, ids: list[int], joints_2d: np.ndarray, confidences: np.ndarray, width: int, height: int
-    ) -> None:
+    def _follow_poses(self, ids: list[int], framings: list[FrameFraming], width: int, height: int) -> None:
         """Each track's next crop box from its joints; a track without one calls the detector."""
         self.pose_boxes = {}
-        for i, track_id in enumerate(ids):
-            box = pose_box(
-                joints_2d[i],
-                confidences[i],
-                width,
-                height,
-                self.config.pose_box_min_confidence,
-                self.config.pose_box_min_joints,
-            )
+        for track_id, framing in zip(ids, framings, strict=True):
+            box = pose_box(framing.joint_extent, width, height)
             if box is None:
                 self._frames_since_detection = None
             else:
@@ -446,16 +430,12 @@ class Pipeline:
         framings = []
         for i in range(count):
             joints_2d[i] = crop_to_image(poses[i, :, 0:2], windows[i])
-            pose_window = authors_window(
-                joints_2d[i],
-                confidences[i],
-                cfg.pose_box_min_confidence,
-                cfg.pose_box_min_joints,
-                cfg.crop_margin,
+            extent = joint_extent_box(
+                joints_2d[i], confidences[i], cfg.pose_box_min_confidence, cfg.pose_box_min_joints
             )
             scale = cfg.depth_scale
-            if cfg.depth_scale_from_window and pose_window is not None:
-                scale = window_depth_scale(windows[i].size, pose_window.size, cfg.depth_scale)
+            if cfg.depth_scale_from_window and extent is not None:
+                scale = window_depth_scale(windows[i].size, authors_window(extent).size, cfg.depth_scale)
             root = math.nan
             if self.layout.dim == 3:
                 relative = relative_depth_metres(poses[i, :, 2], scale)
@@ -471,7 +451,7 @@ class Pipeline:
                         joints_2d[i], relative, confidences[i], self.layout, intrinsics, people[i].height
                     )
                 joints_3d[i] = intrinsics.back_project(joints_2d[i], root + relative)
-            framings.append(FrameFraming(windows[i], pose_window, scale, float(root)))
+            framings.append(FrameFraming(windows[i], extent, scale, float(root)))
         return joints_2d, joints_3d, confidences, sources, framings
 
     def _smooth(self, ids: list[int], joints_2d: np.ndarray, joints_3d: np.ndarray, stamp_ns: int):

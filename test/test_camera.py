@@ -14,6 +14,7 @@ from deephar_ros.camera import (
     relative_depth_metres,
     root_depth_from_depth_image,
     root_depth_from_size,
+    window_depth_scale,
 )
 from deephar_ros.joints import PA17J3D
 
@@ -207,3 +208,11 @@ def test_root_depth_from_depth_image_ignores_background_and_holes():
 def test_network_depth_is_plus_minus_a_metre_around_the_root():
     np.testing.assert_allclose(relative_depth_metres(np.array([0.0, 0.5, 0.75, 1.0])), [-1.0, 0.0, 0.5, 1.0])
     np.testing.assert_allclose(relative_depth_metres(np.array([0.75]), scale=1.3), [0.65])
+
+
+def test_a_crop_framing_the_person_loosely_reads_z_over_more_depth_within_the_trained_scales():
+    assert window_depth_scale(336.0, 300.0) == pytest.approx(1.12)  # a detector box 1.12x the authors' window
+    assert window_depth_scale(300.0, 300.0, scale=2.0) == 2.0
+    assert window_depth_scale(600.0, 300.0) == 1.3 and window_depth_scale(100.0, 300.0) == 0.7  # clamped
+    with pytest.raises(ValueError, match="positive"):
+        window_depth_scale(0.0, 300.0)

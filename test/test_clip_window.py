@@ -237,11 +237,11 @@ def test_z_is_kept_without_root_depths_and_same_windows_change_nothing():
 def test_framings_pick_the_union_of_the_pose_windows_and_the_mean_root():
     boxes = sit_down_boxes()
     crops = [crop_window(box, 1.8) for box in boxes]  # loose crops, as a detector box gives
-    pose_windows = [crop_window(box) for box in boxes]
+    pose_windows = [crop_window(box) for box in boxes]  # the authors' 1.5 x the joints' extent
     roots = np.linspace(3.0, 3.4, FRAMES)
     framings = [
-        FrameFraming(c, w if t != 3 else None, 1.2, r)
-        for t, (c, w, r) in enumerate(zip(crops, pose_windows, roots, strict=True))
+        FrameFraming(c, box if t != 3 else None, 1.2, r)
+        for t, (c, box, r) in enumerate(zip(crops, boxes, roots, strict=True))
     ]
     features = pack(
         np.random.default_rng(7).uniform(size=(FRAMES, NTU.num_joints, 3)), visibilities(NTU), NTU
@@ -253,7 +253,7 @@ def test_framings_pick_the_union_of_the_pose_windows_and_the_mean_root():
             features, crops, expected_clip, NTU, root_depths_m=roots, depth_scales_m=np.full(FRAMES, 1.2)
         ),
     )
-    unknown_root = [FrameFraming(f.crop, f.pose_window, 1.0, np.nan) for f in framings]
+    unknown_root = [FrameFraming(f.crop, f.joint_extent, 1.0, np.nan) for f in framings]
     np.testing.assert_array_equal(  # a frame without a root depth: z keeps each frame's own root
         features_in_clip_window(features, unknown_root, NTU),
         reexpress_features(features, crops, expected_clip, NTU),

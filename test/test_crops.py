@@ -10,10 +10,12 @@ import pytest
 from deephar_ros.crops import (
     CROP_SIZE,
     CropWindow,
+    authors_window,
     crop_to_image,
     crop_window,
     flip_crops,
     image_to_crop,
+    joint_extent_box,
     merge_flipped_poses,
     warp_crops,
 )
@@ -191,3 +193,19 @@ def test_downscaled_crop_pads_black_outside_the_image(window):
     crop = warp_crops(image, [window])[0]
     assert np.abs(crop.astype(int) - warp_crops(padded, [moved])[0]).max() <= 1
     assert mean_grey_difference(crop, tent_resample(padded, moved)) < 1
+
+
+def test_the_authors_window_is_one_and_a_half_times_the_confident_joints_extent():
+    confidences = np.array([0.9, 0.9, 0.9, 0.1])
+    joints = np.array(
+        [[100.0, 50.0], [140.0, 250.0], [120.0, 150.0], [900.0, 900.0]]
+    )  # the last not confident
+    extent = joint_extent_box(joints, confidences, min_confidence=0.3, min_joints=0.5)
+    assert (extent.x0, extent.y0, extent.x1, extent.y1) == (100.0, 50.0, 140.0, 250.0)
+    window = authors_window(extent)
+    assert (window.cx, window.cy, window.size) == (120.0, 150.0, 300.0)
+    line = joint_extent_box(
+        joints[:2] * [0, 1] + [100, 0], confidences[:2], 0.3, 0.5
+    )  # joints on a vertical line
+    assert line.width == 0 and authors_window(line).size == 300.0
+    assert joint_extent_box(joints, np.full(4, 0.2), 0.3, 0.5) is None  # too few confident
