@@ -16,6 +16,12 @@ Where crops come from (`crop_source`):
   next crop is the authors' window around them (1.5 x their square extent), moved by the track's
   velocity; the detector runs only every `detect_every_n_frames` frames to find new people, and on
   the next frame whenever a track's joints lose confidence or leave the image.
+
+Each person's framing (`clip_window.FrameFraming`: crop window, extent of the confident predicted
+joints, depth scale, root depth) travels with their features into the action clip. With
+`action_window` "clip" (default) a due clip's poses are re-expressed in the union of the authors'
+windows on those joints, as the authors crop a clip; `depth_scale_from_window` reads each crop's z
+over 1 m times the crop's size against the authors' window, as their training scaled both together.
 """
 
 from __future__ import annotations
