@@ -495,8 +495,13 @@ class Pipeline:
         for i, clip in enumerate(due):
             self.actions.record_scores(clip, scores[i], None if mirrored is None else scores[len(due) + i])
 
-    def _clip_input(self, features: np.ndarray, framings: list | None, mirrored: bool = False) -> np.ndarray:
-        """What the action branch reads of a clip: in the clip's one window with action_window "clip"."""
-        if self.config.action_window == "frame" or framings is None:
+    def _clip_input(
+        self, features: np.ndarray, framings: list[FrameFraming], mirrored: bool = False
+    ) -> np.ndarray:
+        """What the action branch reads of a clip: in the clip's one window with action_window "clip".
+
+        Every sample the pipeline adds carries its framing, so a due clip always has them all.
+        """
+        if self.config.action_window == "frame":
             return features
         return features_in_clip_window(features, framings, self.engine.config, mirrored=mirrored)

@@ -29,7 +29,7 @@ from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
 from deephar_ros.ros.image_conversion import image_to_rgb, rgb_to_image
-from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters, detection_threshold
+from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.perception_node import ApproximateTimeSynchronizer, PerceptionNode
 
 # --- frame slot -------------------------------------------------------------------------------
@@ -134,9 +134,15 @@ def test_parameters_take_their_defaults_and_overrides(rclpy_context):
         ({"detector": "yolox-tiny", "min_detection_score": 0.55}, 0.55),
     ],
 )
-def test_the_detection_threshold_is_the_detectors_own_unless_given(overrides, threshold):
+def test_the_detection_threshold_is_the_detectors_own_unless_given(overrides, threshold, monkeypatch):
+    from deephar_ros import pipeline
+    from deephar_ros.detection import FullFrameDetector
+    from deephar_ros.ros.perception_node import pipeline_for
+
+    # the threshold is what is under test, not the YOLOX file: any detector stands in
+    monkeypatch.setattr(pipeline, "create_detector", lambda *a, **k: FullFrameDetector())
     parameters = PerceptionParameters(random_weights=True, **overrides)
-    assert detection_threshold(parameters) == threshold
+    assert pipeline_for(parameters, ENGINE_DOUBLE).min_score == threshold
 
 
 def test_the_pipeline_gets_the_detector_file_device_and_the_authors_clip_options(tmp_path, monkeypatch):

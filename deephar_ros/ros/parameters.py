@@ -14,7 +14,7 @@ from rclpy.node import Node
 
 from deephar_ros.action_buffer import SCORINGS
 from deephar_ros.config import preset_names
-from deephar_ros.detection import DETECTORS, default_min_score
+from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import BACKEND_NAMES
 from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES
 from deephar_ros.weights_download import RELEASED_DETECTORS
@@ -223,13 +223,3 @@ def validate(parameters: PerceptionParameters) -> None:
         )
     if parameters.weights and parameters.random_weights:
         raise ValueError("parameters weights and random_weights are both set: choose one")
-
-
-def detection_threshold(parameters: PerceptionParameters) -> float:
-    """The person box score threshold in force: min_detection_score, or the detector's own where it is < 0.
-
-    With detector topic the other detector chose its threshold: its boxes all pass.
-    """
-    if parameters.min_detection_score >= 0:
-        return parameters.min_detection_score
-    return 0.0 if parameters.detector == "topic" else default_min_score(parameters.detector)

@@ -58,7 +58,7 @@ from deephar_ros.ros.image_conversion import (
 )
 from deephar_ros.ros.markers import frame_markers
 from deephar_ros.ros.node_main import run_node
-from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters, detection_threshold
+from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
 from deephar_ros.ros.qos_matching import MatchedSubscription, publishers_reliability
 from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_ns
 from deephar_ros.ros.standard_messages import vision_types
@@ -130,7 +130,8 @@ def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> P
         detector_weights=parameters.detector_weights or None,
         detector_device=parameters.device,
         max_people=parameters.max_people,
-        min_score=detection_threshold(parameters),
+        # -1: the detector's own threshold, which the pipeline resolves (topic boxes: full-frame's, 0)
+        min_score=None if parameters.min_detection_score < 0 else parameters.min_detection_score,
         flip_tta=parameters.flip_tta,
         action_every_n_frames=parameters.action_every_n_frames,
         clip_stride=parameters.clip_stride or None,
@@ -205,7 +206,9 @@ class PerceptionNode(Node):
             else None
         )
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._standard = StandardOutputs(self, self.parameters, OUTPUT_QOS, self.min_joint_confidence)
+        self._standard = StandardOutputs(
+            self, self.parameters, OUTPUT_QOS, self.min_joint_confidence, self.stream.pipeline.min_score
+        )
 
     def _create_subscriptions(self) -> None:
         qos = camera_qos(self.parameters)

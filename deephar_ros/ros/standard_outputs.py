@@ -15,7 +15,7 @@ from sensor_msgs.msg import JointState, RegionOfInterest
 from std_msgs.msg import Header
 
 from deephar_ros.results import FrameResult
-from deephar_ros.ros.parameters import PerceptionParameters, detection_threshold
+from deephar_ros.ros.parameters import PerceptionParameters
 from deephar_ros.ros.standard_messages import (
     HUMANS_BODIES,
     BodyPublishers,
@@ -37,7 +37,15 @@ LATCHED_QOS = QoSProfile(
 class StandardOutputs:
     """Publishes a frame's people on the standard topics its parameters switched on."""
 
-    def __init__(self, node: Node, parameters: PerceptionParameters, qos: QoSProfile, min_confidence: float):
+    def __init__(
+        self,
+        node: Node,
+        parameters: PerceptionParameters,
+        qos: QoSProfile,
+        min_confidence: float,
+        detection_threshold: float,
+    ):
+        """`detection_threshold`: the person box score threshold in force, which LabelInfo reports."""
         self._min_confidence = min_confidence
         self._tf = transform_broadcaster(node) if parameters.publish_tf else None
         self._vision = vision_types() if parameters.publish_detections else None
@@ -45,7 +53,7 @@ class StandardOutputs:
             self._detections = node.create_publisher(self._vision.detection_array, "detections", qos)
             labels = node.create_publisher(self._vision.label_info, "label_info", LATCHED_QOS)
             header = Header(stamp=node.get_clock().now().to_msg())
-            labels.publish(label_info(header, detection_threshold(parameters), self._vision))
+            labels.publish(label_info(header, detection_threshold, self._vision))
 
         def per_body(leaf: str, message_type: type) -> BodyPublishers:
             return BodyPublishers(
