@@ -9,7 +9,9 @@ import pytest
 
 from deephar_ros.crops import (
     CROP_SIZE,
+    PRESHRINK_SCALE,
     CropWindow,
+    _tent_warp,
     authors_window,
     crop_to_image,
     crop_window,
@@ -209,3 +211,28 @@ def test_the_authors_window_is_one_and_a_half_times_the_confident_joints_extent(
     )  # joints on a vertical line
     assert line.width == 0 and authors_window(line).size == 300.0
     assert joint_extent_box(joints, np.full(4, 0.2), 0.3, 0.5) is None  # too few confident
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        CropWindow(cx=1100.4, cy=1080.7, size=8.3 * CROP_SIZE),  # inside the image: blocks of 2
+        CropWindow(cx=1900.2, cy=1500.9, size=12.6 * CROP_SIZE),  # over the cut bottom-right blocks
+        CropWindow(cx=-300.0, cy=200.5, size=9.0 * CROP_SIZE),  # over the top-left edge
+        CropWindow(cx=1000.0, cy=800.0, size=16.0 * CROP_SIZE),  # the whole image and far more
+    ],
+)
+def test_preshrunk_crop_matches_the_full_resolution_tent(window):
+    """Windows over PRESHRINK_SCALE crops are block-averaged first: the same crop within a grey level."""
+    image = fine_texture_image(2003, 1601)  # sides no block size divides
+    crop = warp_crops(image, [window])[0]
+    reference = _tent_warp(image, window, CROP_SIZE, window.size / CROP_SIZE)
+    assert window.size / CROP_SIZE >= 2 * PRESHRINK_SCALE
+    assert reference.mean() > 10  # the window sees the image
+    assert mean_grey_difference(crop, reference) < 1
+    assert np.abs(crop.astype(int) - reference).max() <= 8
+
+
+def test_preshrunk_crop_of_a_window_beside_the_image_is_black():
+    image = fine_texture_image(400, 300)
+    assert not warp_crops(image, [CropWindow(cx=-2000.0, cy=150.0, size=3000.0)]).any()
