@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from deephar_ros.choices import SCORINGS
 from deephar_ros.results import ActionEstimate
 
 AUTHORS_CLIP_STRIDE = {"ntu60": 8, "penn_action": 6}
 AUTHORS_VIDEO_FPS = 30.0
 # Frames of the 30 fps video per frame of the video the authors cut clips from (ntu.py:12).
 AUTHORS_VIDEO_SUBSAMPLE = {"ntu60": 2, "penn_action": 1}
-SCORINGS = ("mean", "authors")
 # A softmax score that underflowed to zero ranks below every nonzero one, without log(0).
 MIN_SCORE = np.finfo(np.float64).tiny
 

@@ -1,16 +1,30 @@
-"""`deephar-ros` console script: convert, infer-clip, export-onnx, download, run."""
+"""`deephar-ros` console script: convert, infer-clip, export-onnx, download, run.
+
+Arguments are parsed and `--help` answered before torch, OpenCV or ONNX Runtime load (a fraction of
+a second instead of seconds): what this module imports at its top stays light, and each command's
+handler imports what it needs inside. A new command follows the same pattern:
+
+- its parser in build_parser, with choices from deephar_ros.choices (or another module that loads
+  nothing heavy) and `set_defaults(handler=...)`;
+- a handler `_command(args) -> int` that imports torch, numpy, OpenCV, the network... in its body.
+
+test_cli_help checks that `--help` of every command loads none of torch, cv2 and onnxruntime.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from deephar_ros.choices import DEFAULT_OPSET, GRAPHS
 from deephar_ros.config import DEFAULT_PRESET, preset_names
-from deephar_ros.onnx_export import DEFAULT_OPSET, GRAPHS
-from deephar_ros.weights_download import RELEASED_DETECTORS, RELEASED_WEIGHTS
+from deephar_ros.run_options import add_arguments as add_run_arguments
+from deephar_ros.weights_download import RELEASED_DETECTORS, RELEASED_WEIGHTS, DownloadError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 INPUT_RANGE_SLACK = 1e-3
 
@@ -34,6 +48,8 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _load_clip(path: str, pose_only: bool) -> np.ndarray:
     """The authors' input layout: (N, T, 256, 256, 3) (or (N, 256, 256, 3) pose only), in [-1, 1]."""
+    import numpy as np
+
     clip = np.load(path)
     if clip.ndim not in ((4, 5) if pose_only else (5,)) or clip.shape[-1] != 3:
         layout = "(N, T, H, W, 3) or (N, H, W, 3)" if pose_only else "(N, T, H, W, 3)"
@@ -48,6 +64,7 @@ def _load_clip(path: str, pose_only: bool) -> np.ndarray:
 
 
 def _infer_clip(args: argparse.Namespace) -> int:
+    import numpy as np
     import torch
 
     from deephar_ros.keras_weights import load_model, resolve_config
@@ -87,10 +104,9 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(argv: list[str]) -> int:
-    """`run` lives in deephar_ros.video_job, imported only now: the other commands work without it."""
+def _run(args: argparse.Namespace) -> int:
+    """The job lives in deephar_ros.video_job (pipeline, OpenCV, the network), imported only now."""
     try:
-        from deephar_ros.video_job import add_arguments
         from deephar_ros.video_job import main as run_video_job
     except ImportError as error:
         print(
@@ -98,9 +114,7 @@ def _run(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    parser = argparse.ArgumentParser(prog="deephar-ros run", description="run the pipeline on a video")
-    add_arguments(parser)
-    return run_video_job(parser.parse_args(argv))
+    return run_video_job(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,22 +162,22 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--url", default=None, help="another location of the same file (mirror)")
     fetch.set_defaults(handler=_download)
 
-    # listed for --help only: main() hands `run ...` to deephar_ros.video_job before parsing
-    subparsers.add_parser("run", help="run the whole pipeline on a video (see `deephar-ros run --help`)")
+    run = subparsers.add_parser(
+        "run",
+        help="run the whole pipeline on a video or an image folder",
+        description="run the pipeline on a video",
+    )
+    add_run_arguments(run)
+    run.set_defaults(handler=_run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from deephar_ros.keras_weights import WeightsFileError
-    from deephar_ros.weights_download import DownloadError
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["run"]:
-        return _run(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.handler(args)
-    except (WeightsFileError, DownloadError, FileNotFoundError, ImportError, ValueError) as error:
+    # keras_weights.WeightsFileError is a ValueError (named here, it would load torch before parsing)
+    except (DownloadError, FileNotFoundError, ImportError, ValueError) as error:
         print(f"deephar-ros: error: {error}", file=sys.stderr)
         return 1
 

@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 import cv2
 import numpy as np
 
+from deephar_ros.choices import DETECTORS
 from deephar_ros.results import Box
 from deephar_ros.weights_download import RELEASED_DETECTORS
 
@@ -154,9 +155,6 @@ class GivenBoxesDetector(PersonDetector):
     def detect(self, image: np.ndarray) -> list[Box]:
         height, width = image.shape[:2]
         return clean_boxes(self.boxes, width, height, self.min_score, self.max_people)
-
-
-DETECTORS = ("hog", "full-frame", *RELEASED_DETECTORS)
 
 
 def default_min_score(name: str) -> float:

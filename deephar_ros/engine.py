@@ -31,12 +31,14 @@ from torch import nn
 from deephar_ros.backends import cuda, onnx_runtime, tensorrt
 from deephar_ros.backends.base import CROP_SIZE, Backend, EngineUnavailableError
 from deephar_ros.backends.torch_cpu import TorchCpuBackend
+from deephar_ros.choices import BACKEND_NAMES, CPU_BACKENDS, GPU_BACKENDS
 from deephar_ros.config import DEFAULT_PRESET, SPNetConfig, get_preset
 from deephar_ros.keras_weights import load_model, random_model
 from deephar_ros.spnet import SPNet
 
 __all__ = [
     "BACKEND_NAMES",
+    "CPU_BACKENDS",
     "EngineUnavailableError",
     "InferenceEngine",
     "build_engine",
@@ -46,9 +48,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-GPU_BACKENDS = ("tensorrt", "cuda", "cuda-bf16")
-CPU_BACKENDS = ("cpu-eager", "cpu-bf16", "cpu-compile", "onnxruntime")
-BACKEND_NAMES = ("auto", "cpu", *GPU_BACKENDS, *CPU_BACKENDS)
 AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 # What "cpu" means, fastest first among the flavours within the fp32 fidelity tolerance
 # (BENCHMARKS.md, "Network alone"); the next one is taken when one cannot run here.

@@ -14,10 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from deephar_ros.choices import DEFAULT_OPSET, GRAPHS
 from deephar_ros.spnet import SPNet
-
-GRAPHS = ("clip", "frames", "actions")
-DEFAULT_OPSET = 17
 
 
 class _FramesGraph(nn.Module):

@@ -34,7 +34,7 @@ from typing import Protocol
 
 import numpy as np
 
-from deephar_ros.action_buffer import SCORINGS, ActionClipBuffers, authors_clip_step, authors_clip_stride
+from deephar_ros.action_buffer import ActionClipBuffers, authors_clip_step, authors_clip_stride
 from deephar_ros.camera import (
     AUTHORS_DEPTH_SCALE,
     CameraIntrinsics,
@@ -43,6 +43,7 @@ from deephar_ros.camera import (
     root_depth_from_size,
     window_depth_scale,
 )
+from deephar_ros.choices import ACTION_WINDOWS, CROP_SOURCES, SCORINGS
 from deephar_ros.clip_window import FrameFraming, features_in_clip_window
 from deephar_ros.crops import (
     AUTHORS_CROP_MARGIN,
@@ -64,8 +65,6 @@ from deephar_ros.smoothing import OneEuroFilter
 from deephar_ros.tracking import Tracker, box_iou, shifted_box
 
 STAGES = ("detect", "crop", "network", "lift", "track", "action")
-CROP_SOURCES = ("detector", "pose")
-ACTION_WINDOWS = ("clip", "frame")
 
 
 class Engine(Protocol):

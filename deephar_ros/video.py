@@ -10,7 +10,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -240,23 +240,58 @@ class ContactSheet:
 
 
 class ProgressBar:
-    """A one-line progress bar on stderr, redrawn in place."""
+    """Progress on stderr: on a terminal one line redrawn in place; elsewhere (a log file, a pipe,
+    journald) whole lines, the first update, then one every `log_every_s` seconds and the last one,
+    so a log gets a readable line per update instead of one endless line of carriage returns."""
 
-    def __init__(self, total: int | None, stream: TextIO | None = None, width: int = 30) -> None:
+    def __init__(
+        self,
+        total: int | None,
+        stream: TextIO | None = None,
+        width: int = 30,
+        log_every_s: float = 10.0,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.total, self.stream, self.width = total, stream or sys.stderr, width
-        self.started = time.perf_counter()
+        self.log_every_s, self.clock = log_every_s, clock
+        self.in_place = _is_terminal(self.stream)
+        self.started = clock()
+        self._logged_at: float | None = None
+        self._unlogged: str | None = None  # the newest line not yet written (not on a terminal)
+        self._drawn = False
 
     def update(self, done: int, people: int) -> None:
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        rate = f"{done / elapsed:5.1f} fps"
+        now = self.clock()
+        rate = f"{done / max(now - self.started, 1e-9):5.1f} fps"
         if self.total:
             filled = round(self.width * min(done / self.total, 1.0))
             bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total}"
         else:
             bar = f"{done} frames"
-        self.stream.write(f"\r{bar} {rate} people={people} ")
+        text = f"{bar} {rate} people={people}"
+        if self.in_place:
+            self.stream.write(f"\r{text} ")
+            self._drawn = True
+        elif self._logged_at is None or now - self._logged_at >= self.log_every_s:
+            self.stream.write(text + "\n")
+            self._logged_at, self._unlogged = now, None
+        else:
+            self._unlogged = text
+            return
         self.stream.flush()
 
     def finish(self) -> None:
-        self.stream.write("\n")
+        """End the bar's line on a terminal; elsewhere write the last update if it was held back."""
+        if self.in_place and self._drawn:
+            self.stream.write("\n")
+        elif self._unlogged is not None:
+            self.stream.write(self._unlogged + "\n")
+            self._unlogged = None
         self.stream.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False

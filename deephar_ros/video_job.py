@@ -25,13 +25,12 @@ import threading
 import time
 from pathlib import Path
 
-from deephar_ros.action_buffer import SCORINGS
-from deephar_ros.config import DEFAULT_PRESET, preset_names
-from deephar_ros.detection import DETECTORS, PersonDetector, create_detector
+from deephar_ros.detection import PersonDetector, create_detector
 from deephar_ros.drawing import draw_result, weights_banner
-from deephar_ros.engine import BACKEND_NAMES, build_engine
+from deephar_ros.engine import build_engine
 from deephar_ros.joints import get_layout
-from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES, Pipeline, PipelineConfig
+from deephar_ros.pipeline import Pipeline, PipelineConfig
+from deephar_ros.run_options import add_arguments as add_arguments  # the job's options, with the job
 from deephar_ros.video import (
     AnnotatedVideoWriter,
     ContactSheet,
@@ -55,80 +54,6 @@ EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 class RunInterrupted(Exception):
     """A second SIGTERM arrived: the run stops at once and finishes its files."""
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `deephar-ros run`."""
-    parser.add_argument("source", help="video file, or folder of images (sorted by name)")
-    parser.add_argument("--weights", help="released Keras .hdf5/.h5 file or converted .pt checkpoint")
-    parser.add_argument("--model", default=DEFAULT_PRESET, choices=preset_names(), help="network preset")
-    parser.add_argument("--out", default="out/run", help="output folder (default: out/run)")
-    parser.add_argument(
-        "--random-weights", action="store_true", help="run untrained (plumbing and speed checks only)"
-    )
-    parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
-    parser.add_argument("--detector", default="hog", choices=sorted(DETECTORS), help="person detector")
-    parser.add_argument(
-        "--detector-weights",
-        help="a YOLOX detector's ONNX file (default: the one `download --detector` cached)",
-    )
-    parser.add_argument(
-        "--min-score",
-        type=float,
-        help="person boxes scoring below this are ignored (default: the detector's)",
-    )
-    parser.add_argument(
-        "--crop-source",
-        default=PipelineConfig.crop_source,
-        choices=CROP_SOURCES,
-        help="crops from the detector on every frame, or from each track's last joints (pose)",
-    )
-    parser.add_argument(
-        "--detect-every",
-        type=_positive_int,
-        default=PipelineConfig.detect_every_n_frames,
-        help="with --crop-source pose: run the detector every N frames to find new people",
-    )
-    parser.add_argument("--backend", default="auto", choices=BACKEND_NAMES, help="inference back end")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument(
-        "--fps", type=float, help="frame rate of the source (default: the video's; 10 for folders)"
-    )
-    parser.add_argument(
-        "--clip-stride", type=int, help="frames between action clip samples (default: the authors', per fps)"
-    )
-    parser.add_argument("--flip-tta", action="store_true", help="average with mirrored crops (slower)")
-    parser.add_argument(
-        "--action-scoring",
-        default=PipelineConfig.action_scoring,
-        choices=SCORINGS,
-        help="mean of recent clips' scores, or the authors' product over overlapping clips",
-    )
-    parser.add_argument(
-        "--mirrored-action-pass",
-        action="store_true",
-        help="the authors' second action pass on mirrored crops (doubles the network time)",
-    )
-    parser.add_argument(
-        "--action-window",
-        default=PipelineConfig.action_window,
-        choices=ACTION_WINDOWS,
-        help="action clips in one window per clip, as the authors crop (clip), or per frame (frame)",
-    )
-    parser.add_argument(
-        "--fixed-depth-scale",
-        action="store_true",
-        help="read z over a fixed 1 m, not scaled by the crop against the authors' window",
-    )
-    parser.add_argument("--smoothing", action="store_true", help="One Euro filter on joints")
-    parser.add_argument("--top-k", type=int, default=5, help="actions listed per person in the JSON")
 
 
 def main(args: argparse.Namespace) -> int:
