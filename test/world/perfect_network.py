@@ -1,0 +1,220 @@
+"""A perfect stand-in for SPNet behind the pipeline's Engine protocol, for rendered scenes.
+
+From each crop it is given (nothing else from the pipeline) it finds the joint markers
+(render.decode_marker), fits the crop's transform (scale and shift: the pipeline's crops are
+axis-aligned squares) to the scene's true 2D joints, and answers as a perfectly trained SPNet would
+in that crop, in the authors' output conventions:
+- x, y: the joint in [0, 1] of the crop (clipped to it, as soft-argmax can give nothing else);
+- z (3D presets): 0.5 + (joint depth - root depth) / (2 s), clipped to [0, 1], where s is the crop's
+  size over the authors' window on the true joints (1.5 x their square extent; deephar/utils/bbox.py),
+  clamped to the scales the authors trained on (deephar/data/ntu.py: z over +-1 m x that scale);
+- visibility: 1 for a joint inside the crop and the image, else 0.
+The person answered is the one whose joints are centred nearest the crop's centre among those with
+at least `min_markers` markers found; no such person: every joint at the centre with visibility 0.
+
+Each frame's features carry tags in their appearance values (which the clip window leaves as they
+are): the person seen and the frame index. `run_actions` reads them back, answers the scripted action
+of the person over the frames the clip really holds (a label from scenes.ACTION_LABELS; uniform
+scores where the label set has none), and records every clip: who is in it, which frames, its span.
+
+Imperfect variants: `joint_noise_px` (Gaussian, crop pixels), `missed_joint_rate` (a joint answered
+at a wrong place with visibility 0.1), `confidence` (the visibility of a good joint).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from deephar_ros.camera import AUTHORS_TRAINING_SCALES
+from deephar_ros.clip_window import feature_layout
+from deephar_ros.config import SPNetConfig, get_preset
+from deephar_ros.crops import AUTHORS_CROP_MARGIN, CROP_SIZE, MIN_WINDOW_SIZE
+from deephar_ros.labels import load_labels
+from world.render import decode_marker
+from world.scenes import ACTION_LABELS, Frame, PersonTruth
+
+TAG = 4242.0  # marks features this network made
+
+
+@dataclass
+class ClipRecord:
+    """One clip the action branch was asked to score."""
+
+    person_ids: list[int]  # per frame: whom the crop showed (0: nobody)
+    frame_indices: list[int]
+    span_s: float
+    true_label: str | None
+
+    @property
+    def one_person(self) -> bool:
+        return len(set(self.person_ids)) == 1 and self.person_ids[0] != 0
+
+
+@dataclass
+class PerfectNetwork:
+    """The Engine protocol (config, backend, device, run_frames, run_actions) over a scene's truth."""
+
+    config: SPNetConfig = field(default_factory=lambda: get_preset("ntu_multitask"))
+    joint_noise_px: float = 0.0
+    missed_joint_rate: float = 0.0
+    confidence: float = 1.0
+    min_markers: int = 3
+    seed: int = 0
+    fps: float = 30.0
+    backend: str = "world"
+    device: str = "cpu"
+    weights: str = "perfect network (test/world)"
+    random_weights: bool = False
+    frame: Frame | None = None  # the truth of the frame being processed: set by the harness
+    clips: list[ClipRecord] = field(default_factory=list)
+    truth_by_frame: dict[int, dict[int, str]] = field(default_factory=dict)  # frame -> person -> action
+
+    def __post_init__(self) -> None:
+        self._rng = np.random.default_rng(self.seed)
+        self.labels = load_labels(self.config.label_set) if self.config.num_actions else []
+        self._layout = None if self.config.is_pose_only else feature_layout(self.config)
+
+    def show(self, frame: Frame) -> None:
+        """The truth of the next frame the pipeline will process (the harness calls this)."""
+        self.frame = frame
+        self.truth_by_frame[frame.index] = {p.person_id: p.action for p in frame.people}
+
+    def device_memory_mb(self) -> float:
+        return 0.0
+
+    # ---- frames
+    def run_frames(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.frame is None:
+            raise RuntimeError("show() the frame's truth before running the network on its crops")
+        joints, dim = self.config.num_joints, self.config.pose_dim
+        poses = np.zeros((len(crops), joints, dim + 1), np.float32)
+        size = 0 if self._layout is None else self._layout[-1].appearance.stop
+        features = np.zeros((len(crops), size), np.float32)
+        for i, crop in enumerate(crops):
+            person, pose = self._answer(crop)
+            poses[i] = pose
+            if self._layout is not None:
+                for block in self._layout:
+                    features[i, block.pose] = pose.ravel()
+                    features[i, block.appearance.start : block.appearance.start + 3] = (
+                        person,
+                        self.frame.index,
+                        TAG,
+                    )
+        return poses, features
+
+    def _answer(self, crop: np.ndarray) -> tuple[int, np.ndarray]:
+        """(person id or 0, (J, D+1) pose) for one crop."""
+        joints, dim = self.config.num_joints, self.config.pose_dim
+        nobody = np.concatenate([np.full((joints, dim), 0.5), np.zeros((joints, 1))], axis=1)
+        found = self._markers(crop)
+        people = {p.person_id: p for p in self.frame.people}
+        pairs = [(people[pid].joints_2d[j], c) for (pid, j), c in found.items() if pid in people]
+        if len(pairs) < 2:
+            return 0, nobody
+        scale, shift = _fit_scale_shift(np.array([p for p, _ in pairs]), np.array([c for _, c in pairs]))
+        if not scale > 0:
+            return 0, nobody
+        counts = Counter(pid for pid, _ in found)
+        candidates = [people[pid] for pid, n in counts.items() if pid in people and n >= self.min_markers]
+        if not candidates:
+            return 0, nobody
+
+        def to_crop(pixels: np.ndarray) -> np.ndarray:  # image pixels -> crop-normalised
+            return (pixels * scale + shift + 0.5) / CROP_SIZE
+
+        person = min(candidates, key=lambda p: float(np.linalg.norm(to_crop(p.joints_2d).mean(axis=0) - 0.5)))
+        return person.person_id, self._pose(person, to_crop(person.joints_2d), CROP_SIZE / scale)
+
+    def _pose(self, person: PersonTruth, xy: np.ndarray, window_px: float) -> np.ndarray:
+        joints, dim = self.config.num_joints, self.config.pose_dim
+        xy = xy[:joints].copy()
+        inside = np.all((xy >= 0) & (xy <= 1), axis=1) & person.in_image[:joints]
+        if self.joint_noise_px:
+            xy += self._rng.normal(0.0, self.joint_noise_px / CROP_SIZE, xy.shape)
+        visibility = np.where(inside, self.confidence, 0.0)
+        if self.missed_joint_rate:
+            missed = self._rng.random(joints) < self.missed_joint_rate
+            xy[missed] = self._rng.random((int(missed.sum()), 2))
+            visibility[missed] = 0.1
+        pose = np.zeros((joints, dim + 1), np.float32)
+        pose[:, :2] = np.clip(xy, 0.0, 1.0)
+        pose[:, -1] = visibility
+        if dim == 3:
+            px = person.joints_2d
+            extent = max(np.ptp(px[:, 0]), np.ptp(px[:, 1]))
+            authors = max(AUTHORS_CROP_MARGIN * extent, MIN_WINDOW_SIZE)
+            low, high = AUTHORS_TRAINING_SCALES
+            s = min(max(window_px / authors, low), high)
+            relative = person.joints_3d[:joints, 2] - person.joints_3d[0, 2]
+            pose[:, 2] = np.clip(0.5 + relative / (2.0 * s), 0.0, 1.0)
+        return pose
+
+    @staticmethod
+    def _markers(crop: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+        """(person id, joint) -> the centroid (crop pixels) of that marker, where it is seen whole.
+
+        Per code, the largest connected patch of core pixels; patches smaller than 0.8 x the crop's
+        typical marker (cut by a nearer limb or marker, or a blend of two neighbours' colours that
+        reads as a third code) are left out, since their centroid is not the joint.
+        """
+        pid, joint, ok = decode_marker(crop)
+        code = np.where(ok, pid * 100 + joint, -1)
+        patches: dict[tuple[int, int], tuple[int, np.ndarray]] = {}
+        for value in np.unique(code[ok]):
+            mask = (code == value).astype(np.uint8)
+            _, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            patches[(int(value) // 100, int(value) % 100)] = (
+                int(stats[best, cv2.CC_STAT_AREA]),
+                centroids[best],
+            )
+        if not patches:
+            return {}
+        typical = float(np.median([area for area, _ in patches.values()]))
+        return {key: c for key, (area, c) in patches.items() if area >= max(2, 0.8 * typical)}
+
+    # ---- actions
+    def run_actions(self, features: np.ndarray) -> np.ndarray:
+        scores = np.zeros((len(features), len(self.labels)), np.float32)
+        for n, clip in enumerate(features):
+            appearance = clip[:, self._layout[0].appearance.start : self._layout[0].appearance.start + 3]
+            if not np.all(appearance[:, 2] == TAG):
+                raise RuntimeError("the clip's features were not all made by this network")
+            people = [int(v) for v in appearance[:, 0]]
+            frames = [int(v) for v in appearance[:, 1]]
+            main = Counter(people).most_common(1)[0][0]
+            truth = Counter(
+                ACTION_LABELS[self.config.label_set].get(self.truth_by_frame[f].get(p, ""))
+                for p, f in zip(people, frames, strict=True)
+                if p == main
+            ).most_common(1)[0][0]
+            if truth is None:
+                scores[n] = 1.0 / len(self.labels)
+            else:
+                scores[n] = 0.1 / (len(self.labels) - 1)
+                scores[n, self.labels.index(truth)] = 0.9
+            span = (max(frames) - min(frames)) / self.fps
+            self.clips.append(ClipRecord(people, frames, span, truth))
+        return scores
+
+
+def _fit_scale_shift(image_px: np.ndarray, crop_px: np.ndarray) -> tuple[float, np.ndarray]:
+    """Least squares crop = scale * image + shift (2 shifts), with one pass of outlier rejection."""
+    keep = np.ones(len(image_px), bool)
+    for _ in range(2):
+        a = np.zeros((2 * keep.sum(), 3))
+        a[0::2, 0], a[0::2, 1] = image_px[keep, 0], 1.0
+        a[1::2, 0], a[1::2, 2] = image_px[keep, 1], 1.0
+        b = crop_px[keep].reshape(-1)
+        (scale, sx, sy), *_ = np.linalg.lstsq(a, b, rcond=None)
+        residual = np.linalg.norm(crop_px - (scale * image_px + [sx, sy]), axis=1)
+        new_keep = residual < max(0.5, 2.5 * float(np.median(residual)))
+        if new_keep.sum() < 2 or np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    return float(scale), np.array([sx, sy])
