@@ -11,8 +11,10 @@ from deephar_ros.weights_download import RELEASED_DETECTORS
 
 # Inference back ends (engine.py says what each one is).
 GPU_BACKENDS = ("tensorrt", "cuda", "cuda-bf16")
-CPU_BACKENDS = ("cpu-eager", "cpu-bf16", "cpu-compile", "onnxruntime")
+CPU_BACKENDS = ("cpu-eager", "cpu-bf16", "cpu-compile", "onnxruntime", "openvino")
 BACKEND_NAMES = ("auto", "cpu", *GPU_BACKENDS, *CPU_BACKENDS)
+# Arithmetic of the CPU back ends: reduced and auto go through the precision guard (engine.py).
+PRECISIONS = ("fp32", "reduced", "auto")
 
 # Person detectors (detection.py); the YOLOX ones after `deephar-ros download --detector`.
 DETECTORS = ("hog", "full-frame", *RELEASED_DETECTORS)

@@ -15,11 +15,21 @@ allocates no new input memory.
 
 Back ends: "tensorrt" (torch-tensorrt fp16), "cuda" (fp16 autocast + CUDA graphs), "cuda-bf16",
 "cpu-eager" (fp32), "cpu-bf16" (bf16 autocast), "cpu-compile" (torch.compile fp32),
-"onnxruntime" (fp32). "cpu" is the fastest fp32 CPU flavour measured in BENCHMARKS.md; "auto"
-tries tensorrt -> cuda -> cpu and logs one line saying what it took and why it skipped the rest.
+"onnxruntime" (fp32), "openvino" (fp32, or bf16 through the precision guard). "cpu" is the fastest
+fp32 CPU flavour measured in BENCHMARKS.md; "auto" tries tensorrt -> cuda -> cpu and logs one
+line saying what it took and why it skipped the rest. The ONNX back ends read their graphs from
+an export cache beside the weights (backends/onnx_cache.py), so only the first start exports.
+
+Precision (`build_engine(precision=...)`): "fp32" (default); "reduced" and "auto" run bf16 on a
+CPU back end that has a bf16 twin (openvino; cpu-eager -> cpu-bf16; onnxruntime picked by "auto"
+or "cpu" -> openvino) on a CPU with bf16 instructions, only when the precision guard
+(deephar_ros.precision_guard) measured it within its bounds on these weights; otherwise fp32,
+with the reason logged ("reduced" warns, "auto" informs). GPU back ends keep the precision in
+their name (cuda fp16, cuda-bf16, tensorrt fp16).
 """
 
 import copy
+import importlib.metadata
 import logging
 import os
 from pathlib import Path
@@ -28,10 +38,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from deephar_ros.backends import cuda, onnx_runtime, tensorrt
+from deephar_ros import precision_guard
+from deephar_ros.backends import cuda, onnx_runtime, openvino_cpu, tensorrt
 from deephar_ros.backends.base import CROP_SIZE, Backend, EngineUnavailableError
+from deephar_ros.backends.onnx_cache import OnnxExports
 from deephar_ros.backends.torch_cpu import TorchCpuBackend
-from deephar_ros.choices import BACKEND_NAMES, CPU_BACKENDS, GPU_BACKENDS
+from deephar_ros.backends.trusted_cache import user_cache_dir
+from deephar_ros.choices import BACKEND_NAMES, CPU_BACKENDS, GPU_BACKENDS, PRECISIONS
 from deephar_ros.config import DEFAULT_PRESET, SPNetConfig, get_preset
 from deephar_ros.keras_weights import load_model, random_model
 from deephar_ros.spnet import SPNet
@@ -39,9 +52,11 @@ from deephar_ros.spnet import SPNet
 __all__ = [
     "BACKEND_NAMES",
     "CPU_BACKENDS",
+    "PRECISIONS",
     "EngineUnavailableError",
     "InferenceEngine",
     "build_engine",
+    "check_precision",
     "create_engine",
     "load_network",
 ]
@@ -54,13 +69,16 @@ AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 CPU_PREFERENCE = ("onnxruntime", "cpu-eager")
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
 RANDOM_WEIGHTS_SOURCE = "random (untrained, seed 0)"
+# The libraries whose kernels decide what reduced precision computes (they key the verdicts).
+KERNEL_LIBRARIES = ("torch", "openvino", "onnxruntime")
 
 
 class InferenceEngine:
     """Runs the per-frame and the clip part of one SPNet on one back end.
 
     Built by `build_engine` or `create_engine`; `backend`, `device` and `selection` say what runs
-    and why, `weights` and `random_weights` where its weights came from.
+    and why, `precision` in what arithmetic ("fp32", "bf16", "fp16") and `precision_note` why,
+    `weights` and `random_weights` where its weights came from.
     """
 
     def __init__(
@@ -70,12 +88,16 @@ class InferenceEngine:
         selection: str,
         weights: str = "in-memory model",
         random_weights: bool = False,
+        exports: OnnxExports | None = None,
     ) -> None:
         self._backend = backend
+        self.exports = exports  # the network and its ONNX graphs (exported when an ONNX back end runs)
         self.config = config
         self.selection = selection
         self.weights = weights
         self.random_weights = random_weights
+        self.precision = backend.precision
+        self.precision_note = f"{self.precision}: the back end's own"
         self.batch_sizes = backend.batch_sizes
         pose, features = self._run_batches(np.zeros((1, CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8))
         self.pose_shape = pose.shape[1:]
@@ -162,9 +184,19 @@ def _resolve_device(device: str) -> str:
 
 
 def _build_backend(
-    name: str, model: nn.Module, device: str, batch_sizes: tuple[int, ...], cache_dir: Path | None
+    name: str,
+    model: nn.Module,
+    device: str,
+    batch_sizes: tuple[int, ...],
+    cache_dir: Path | None,
+    exports: OnnxExports | None,
+    precision: str,
 ) -> Backend:
     """One named back end (never "auto" or "cpu"); EngineUnavailableError when it cannot run here."""
+    if precision != "fp32" and name not in ("openvino", "cpu-eager"):
+        raise ValueError(
+            f"back end {name!r} has no precision {precision!r} (openvino and cpu-eager have bf16)"
+        )
     gpu = "cuda:0" if device == "auto" else device
     if name == "tensorrt":
         return tensorrt.TensorRTBackend(model, batch_sizes, device=gpu, cache_dir=cache_dir)
@@ -173,9 +205,12 @@ def _build_backend(
             model, batch_sizes, device=gpu, precision="fp16" if name == "cuda" else "bf16"
         )
     if name == "onnxruntime":
-        return onnx_runtime.OnnxRuntimeBackend(model, batch_sizes)
+        return onnx_runtime.OnnxRuntimeBackend(exports, batch_sizes)
+    if name == "openvino":
+        return openvino_cpu.OpenVinoBackend(exports, batch_sizes, precision)
+    bf16 = name == "cpu-bf16" or precision == "bf16"
     return TorchCpuBackend(
-        model, batch_sizes, precision="bf16" if name == "cpu-bf16" else "fp32", compiled=name == "cpu-compile"
+        model, batch_sizes, precision="bf16" if bf16 else "fp32", compiled=name == "cpu-compile"
     )
 
 
@@ -204,13 +239,18 @@ def create_engine(
     cache_dir: Path | None = None,
     weights: str = "in-memory model",
     random_weights: bool = False,
+    precision: str = "fp32",
+    export_cache_dir: Path | None = None,
+    exports: OnnxExports | None = None,
 ) -> InferenceEngine:
     """Build the engine for `model` (an SPNet) on the named back end, or the best one with "auto".
 
     The model is copied, put in eval mode and left untouched. An explicitly named back end that
     cannot run here raises EngineUnavailableError naming what is missing; "auto" and "cpu" move
-    on to the next candidate and say why in their one log line. `cache_dir` holds TensorRT engines;
-    `weights` and `random_weights` are recorded on the engine (build_engine sets them).
+    on to the next candidate and say why in their one log line. `cache_dir` holds TensorRT engines,
+    `export_cache_dir` ONNX exports (None: exported in memory, not kept) unless `exports` (of this
+    model, already copied) is given. `precision` "bf16" is for openvino and cpu-eager only, and
+    unguarded (build_engine guards it). `weights` and `random_weights` are recorded on the engine.
     """
     if backend not in BACKEND_NAMES:
         raise ValueError(f"unknown back end {backend!r}; valid names: {', '.join(BACKEND_NAMES)}")
@@ -221,12 +261,18 @@ def create_engine(
         raise ValueError(f"batch_sizes must be increasing positive integers, got {batch_sizes}")
     device = _resolve_device(device)
     candidates = _candidates(backend, device)
-    model = copy.deepcopy(model).eval().requires_grad_(False)
+    if exports is None:
+        exports = OnnxExports(copy.deepcopy(model).eval().requires_grad_(False), export_cache_dir)
+    model = exports.model
+
+    def build(name: str) -> Backend:
+        return _build_backend(name, model, device, tuple(batch_sizes), cache_dir, exports, precision)
+
     skipped: list[str] = []
     built = None
     for name in candidates[:-1]:
         try:
-            built = _build_backend(name, model, device, tuple(batch_sizes), cache_dir)
+            built = build(name)
             break
         except RuntimeError as error:
             # EngineUnavailableError, and GPU engines that fail to build (TensorRT conversion,
@@ -237,7 +283,7 @@ def create_engine(
                 skipped.append(f"back end {name!r} failed to build: {type(error).__name__}: {error}")
     if built is None:
         try:
-            built = _build_backend(candidates[-1], model, device, tuple(batch_sizes), cache_dir)
+            built = build(candidates[-1])
         except EngineUnavailableError as error:
             if not skipped:
                 raise
@@ -247,7 +293,7 @@ def create_engine(
             ) from error
     selection = f"back end {built.name!r} on {built.device}" + "".join(f"; {reason}" for reason in skipped)
     logger.info("inference engine: %s", selection)
-    return InferenceEngine(built, model.config, selection, weights, random_weights)
+    return InferenceEngine(built, model.config, selection, weights, random_weights, exports)
 
 
 def build_engine(
@@ -259,24 +305,175 @@ def build_engine(
     random_weights: bool = False,
     conversion_cache_dir: str | os.PathLike | None = None,
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
+    precision: str = "fp32",
+    guard_source: str | os.PathLike | None = None,
+    verdict_cache_dir: str | os.PathLike | None = None,
 ) -> InferenceEngine:
     """The network of preset `model` with its weights, ready on the best (or the named) back end.
 
     `weights` is a released Keras .h5/.hdf5 file (converted once, cached in `conversion_cache_dir`,
-    default beside it) or a converted .pt checkpoint. Without weights it refuses to build, unless
-    `random_weights` is set: then a seeded untrained network stands in (plumbing and speed checks
-    only) and a warning says so. Errors: ValueError for a bad combination or name,
+    default beside it) or a converted .pt checkpoint; the ONNX back ends keep their exports in an
+    `onnx` folder beside the converted checkpoint (the user's cache for random weights). Without
+    weights it refuses to build, unless `random_weights` is set: then a seeded untrained network
+    stands in (plumbing and speed checks only) and a warning says so. `precision` "reduced" or
+    "auto" asks the precision guard (see the module docstring): a cached verdict for these weights
+    and this machine, else a measurement on the crops of people in `guard_source` (a video or a
+    folder of images; default the sample video). Errors: ValueError for a bad combination or name,
     FileNotFoundError / WeightsFileError for the file, EngineUnavailableError for the back end.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     network = load_network(model, weights, random_weights=random_weights, cache_dir=conversion_cache_dir)
-    return create_engine(
+    engine = create_engine(
         network,
         backend,
         device,
         batch_sizes=batch_sizes,
         weights=RANDOM_WEIGHTS_SOURCE if random_weights else str(weights),
         random_weights=random_weights,
+        export_cache_dir=export_cache_folder(weights, random_weights, conversion_cache_dir),
     )
+    if precision == "fp32" or engine.precision != "fp32":
+        return engine
+    guard = PrecisionGuard(engine, backend, verdict_cache_dir)
+    verdict = guard.cached_verdict()
+    if verdict is None:
+        verdict = guard.measure(guard_source)
+    return guard.apply(verdict, warn=precision == "reduced")
+
+
+def check_precision(
+    model: str = DEFAULT_PRESET,
+    weights: str | os.PathLike | None = None,
+    backend: str = "auto",
+    *,
+    random_weights: bool = False,
+    source: str | os.PathLike | None = None,
+    conversion_cache_dir: str | os.PathLike | None = None,
+    verdict_cache_dir: str | os.PathLike | None = None,
+) -> precision_guard.Verdict:
+    """Measure reduced precision against fp32 on these weights now (never from the cache), keep the verdict.
+
+    What `deephar-ros check-precision` prints; later starts with precision "auto" or "reduced" use it.
+    """
+    network = load_network(model, weights, random_weights=random_weights, cache_dir=conversion_cache_dir)
+    engine = create_engine(
+        network,
+        backend,
+        "cpu",
+        weights=RANDOM_WEIGHTS_SOURCE if random_weights else str(weights),
+        random_weights=random_weights,
+        export_cache_dir=export_cache_folder(weights, random_weights, conversion_cache_dir),
+    )
+    return PrecisionGuard(engine, backend, verdict_cache_dir).measure(source)
+
+
+def export_cache_folder(
+    weights: str | os.PathLike | None, random_weights: bool, conversion_cache_dir: str | os.PathLike | None
+) -> Path:
+    """Where ONNX exports of these weights are kept: beside the converted checkpoint, in `onnx/`."""
+    if random_weights or not weights:
+        return user_cache_dir("onnx")
+    return Path(conversion_cache_dir or Path(weights).parent) / "onnx"
+
+
+class PrecisionGuard:
+    """Reduced precision for one fp32 engine: its bf16 twin, the verdict (cached or measured), the choice."""
+
+    def __init__(self, engine: InferenceEngine, requested: str, cache_dir: str | os.PathLike | None) -> None:
+        self.engine = engine
+        self.requested = requested
+        self.cache = precision_guard.VerdictCache(
+            Path(cache_dir) if cache_dir is not None else user_cache_dir("precision")
+        )
+        self.twin_backend, self.unavailable = self._twin()
+        self.exports = engine.exports
+
+    def _twin(self) -> tuple[str | None, str | None]:
+        """The back end that runs this engine's network in bf16 here, or None and why not."""
+        name = self.engine.backend
+        if self.engine.device != "cpu":
+            return None, f"back end {name!r} runs on the GPU; reduced precision applies to CPU back ends"
+        if name == "onnxruntime" and self.requested == "onnxruntime":
+            return None, "ONNX Runtime has no bf16 CPU path (back end openvino or cpu-eager has)"
+        if name == "cpu-compile":
+            return None, "back end 'cpu-compile' has no bf16 twin (back end openvino or cpu-eager has)"
+        twin = "cpu-eager" if name == "cpu-eager" else "openvino"
+        reason = openvino_cpu.cpu_bf16_missing() if twin == "cpu-eager" else openvino_cpu.bf16_support()
+        return (None, reason) if reason is not None else (twin, None)
+
+    def key(self) -> dict[str, str]:
+        """What a verdict holds for: the weights, the back ends, the CPU and the kernel libraries."""
+        versions = []
+        for library in KERNEL_LIBRARIES:
+            try:
+                versions.append(f"{library} {importlib.metadata.version(library)}")
+            except importlib.metadata.PackageNotFoundError:
+                versions.append(f"{library} absent")
+        return {
+            "weights": self.exports.weights_key,
+            "model": self.engine.config.name,
+            "fp32": self.engine.backend,
+            "reduced": f"{self.twin_backend} bf16",
+            "cpu": openvino_cpu.cpuinfo_field("model name") or "unknown CPU",
+            "versions": ", ".join(versions),
+            "bounds": repr(precision_guard.GuardBounds()),
+        }
+
+    def cached_verdict(self) -> precision_guard.Verdict | None:
+        if self.twin_backend is None:
+            return None
+        return self.cache.load(self.key())
+
+    def measure(self, source: str | os.PathLike | None) -> precision_guard.Verdict:
+        """Measure the bf16 twin against the fp32 engine on crops of people; store the verdict."""
+        if self.twin_backend is None:
+            return precision_guard.Verdict("fp32", [f"no reduced precision here: {self.unavailable}"])
+        source = source if source is not None else precision_guard.default_source()
+        if source is None:
+            return precision_guard.Verdict(
+                "fp32",
+                [
+                    "no crops of people to measure on: the sample video is missing "
+                    "(scripts/fetch_sample_video.sh) and no images were given (deephar-ros check-precision)"
+                ],
+            )
+        config = self.engine.config
+        clips = precision_guard.guard_clips(source, config.num_frames)
+        twin = self.build_twin()
+        figures = precision_guard.measure(self.engine, twin, clips, with_actions=not config.is_pose_only)
+        reasons = precision_guard.judge(figures)
+        if self.engine.random_weights:
+            reasons.append("random weights: there is no trained network to judge")
+        verdict = precision_guard.Verdict(
+            "fp32" if reasons else "bf16",
+            reasons or ["within every bound"],
+            figures,
+            self.key(),
+        )
+        self.cache.store(verdict)
+        return verdict
+
+    def build_twin(self) -> InferenceEngine:
+        return create_engine(
+            self.exports.model,
+            self.twin_backend,
+            "cpu",
+            batch_sizes=self.engine.batch_sizes,
+            weights=self.engine.weights,
+            random_weights=self.engine.random_weights,
+            precision="bf16",
+            exports=self.exports,
+        )
+
+    def apply(self, verdict: precision_guard.Verdict, warn: bool) -> InferenceEngine:
+        """The engine the verdict chooses, its precision_note set, the choice logged with its figures."""
+        figures = "; ".join(verdict.figures.lines()) if verdict.figures is not None else "not measured"
+        chosen = self.engine if verdict.precision == "fp32" else self.build_twin()
+        chosen.precision_note = f"{verdict.precision}: {'; '.join(verdict.reasons)} ({figures})"
+        log = logger.warning if warn and verdict.precision == "fp32" else logger.info
+        log("precision guard: %s", chosen.precision_note)
+        return chosen
 
 
 def load_network(

@@ -7,6 +7,7 @@ The TorchScript-based exporter (`dynamo=False`) is used: it needs no extra packa
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -53,15 +54,12 @@ def graph_signature(model: SPNet, graph: str) -> tuple[nn.Module, torch.Tensor, 
     raise ValueError(f"unknown graph {graph!r}; choose one of {', '.join(GRAPHS)}")
 
 
-def export_onnx(
-    model: SPNet, path: str | os.PathLike, graph: str = "clip", opset: int = DEFAULT_OPSET
-) -> Path:
-    """Write one graph of `model` (in eval mode, on CPU) to `path`; returns the path."""
+def onnx_bytes(model: SPNet, graph: str = "clip", opset: int = DEFAULT_OPSET) -> bytes:
+    """One graph of `model` (in eval mode, on CPU) as a serialised ONNX model, made in memory."""
     module, example, input_names, output_names = graph_signature(model, graph)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
     dynamic_axes = {name: {0: "batch"} for name in input_names + output_names}
+    buffer = io.BytesIO()
     # The exporter warns that strided slices (the TF-style padding crops) are not constant-folded:
     # harmless for this graph, and it would print on every engine start.
     with torch.no_grad(), warnings.catch_warnings():
@@ -69,11 +67,22 @@ def export_onnx(
         torch.onnx.export(
             module,
             (example,),
-            str(path),
+            buffer,
             input_names=input_names,
             output_names=output_names,
             dynamic_axes=dynamic_axes,
             opset_version=opset,
             dynamo=False,
         )
+    return buffer.getvalue()
+
+
+def export_onnx(
+    model: SPNet, path: str | os.PathLike, graph: str = "clip", opset: int = DEFAULT_OPSET
+) -> Path:
+    """Write one graph of `model` (in eval mode, on CPU) to `path`; returns the path."""
+    data = onnx_bytes(model, graph, opset)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
     return path

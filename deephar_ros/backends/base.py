@@ -31,6 +31,16 @@ class PixelsToFrames(nn.Module):
         return frames * (2.0 / 255.0) - 1.0
 
 
+def normalize_pixels(pixels: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """uint8 (B, 256, 256, 3) crops -> `frames` float32 (B, 3, 256, 256) in [-1, 1], in place, by numpy.
+
+    For the back ends that run outside torch on the CPU (ONNX Runtime, OpenVINO).
+    """
+    np.multiply(pixels.transpose(0, 3, 1, 2), np.float32(2.0 / 255.0), out=frames)
+    frames -= np.float32(1.0)
+    return frames
+
+
 class FramesFromPixels(nn.Module):
     """The per-frame part of the network fed with uint8 crops: one graph to compile or export."""
 
@@ -55,6 +65,7 @@ class Backend(ABC):
 
     name: str
     device: str
+    precision: str = "fp32"  # the arithmetic it runs in: "fp32", "bf16" or "fp16"
 
     def __init__(self, batch_sizes: tuple[int, ...], any_batch_size: bool = False) -> None:
         largest = max(batch_sizes)

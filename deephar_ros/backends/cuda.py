@@ -53,6 +53,7 @@ class CudaBackend(Backend):
         if reason is not None:
             raise EngineUnavailableError(f"back end {self.name!r} unavailable: {reason}")
         self.device = str(torch.device(device))
+        self.precision = precision
         self.autocast_dtype = PRECISIONS[precision]
         self.cuda_graphs = cuda_graphs
         super().__init__(batch_sizes)

@@ -1,15 +1,12 @@
-"""ONNX Runtime on the CPU: the network exported once to ONNX, the fastest fp32 CPU path measured."""
+"""ONNX Runtime on the CPU: the network's ONNX export (cached, see onnx_cache.py), in fp32."""
 
 import importlib.util
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from deephar_ros.backends.base import CROP_SIZE, Backend, EngineUnavailableError
-from deephar_ros.onnx_export import export_onnx
+from deephar_ros.backends.base import CROP_SIZE, Backend, EngineUnavailableError, normalize_pixels
+from deephar_ros.backends.onnx_cache import OnnxExports
 
 
 def missing_requirement() -> str | None:
@@ -24,14 +21,16 @@ class OnnxRuntimeBackend(Backend):
     """Both parts of the network as ONNX graphs (deephar_ros.onnx_export) on onnxruntime's CPU.
 
     The crops are normalised by numpy into a preallocated float32 buffer (the CPU is where this
-    back end runs). The export happens at construction into a temporary folder, so nothing lands
-    in the repository or the user's cache.
+    back end runs). The intra-op threads do not spin-wait after a run: spinning keeps the cores
+    busy while the rest of the pipeline (person detection) needs them (BENCHMARKS.md, "Start-up
+    and precision").
     """
 
     name = "onnxruntime"
     device = "cpu"
+    precision = "fp32"
 
-    def __init__(self, model: nn.Module, batch_sizes: tuple[int, ...]) -> None:
+    def __init__(self, exports: OnnxExports, batch_sizes: tuple[int, ...]) -> None:
         reason = missing_requirement()
         if reason is not None:
             raise EngineUnavailableError(f"back end 'onnxruntime' unavailable: {reason}")
@@ -44,22 +43,19 @@ class OnnxRuntimeBackend(Backend):
         options.intra_op_num_threads = torch.get_num_threads()
         # Denormals cost microcode assists on x86 for values below 1e-38 (see torch_cpu.py).
         options.add_session_config_entry("session.set_denormal_as_zero", "1")
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
+        self.frames_session = onnxruntime.InferenceSession(
+            exports.graph("frames"), options, providers=providers
+        )
         self.actions_session = None
-        with tempfile.TemporaryDirectory(prefix="deephar_onnx_") as folder:
-            frames_path = export_onnx(model, Path(folder) / "frames.onnx", graph="frames")
-            self.frames_session = onnxruntime.InferenceSession(str(frames_path), options, providers=providers)
-            if not model.config.is_pose_only:
-                actions_path = export_onnx(model, Path(folder) / "actions.onnx", graph="actions")
-                self.actions_session = onnxruntime.InferenceSession(
-                    str(actions_path), options, providers=providers
-                )
+        if not exports.model.config.is_pose_only:
+            self.actions_session = onnxruntime.InferenceSession(
+                exports.graph("actions"), options, providers=providers
+            )
 
     def run_frames(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        frames = self._frames[:batch_size]
-        pixels = self.host_buffer(batch_size).transpose(0, 3, 1, 2)
-        np.multiply(pixels, np.float32(2.0 / 255.0), out=frames)
-        frames -= np.float32(1.0)
+        frames = normalize_pixels(self.host_buffer(batch_size), self._frames[:batch_size])
         pose, features = self.frames_session.run(None, {"frames": frames})
         return pose, features
 

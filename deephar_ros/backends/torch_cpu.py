@@ -33,6 +33,7 @@ class TorchCpuBackend(Backend):
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         super().__init__(batch_sizes, any_batch_size=not compiled)
         self.name = "cpu-compile" if compiled else ("cpu-bf16" if precision == "bf16" else "cpu-eager")
+        self.precision = precision
         self.autocast_dtype = PRECISIONS[precision]
         self.model = model.to(memory_format=torch.channels_last)
         frames_from_pixels = FramesFromPixels(self.model)
