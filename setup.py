@@ -52,6 +52,7 @@ setup(
             "ros-builtin-interfaces",
         ),
         "onnx": pinned("onnx", "onnxruntime"),
+        "openvino": pinned("onnx", "openvino", "openvino-telemetry"),
         # torch-tensorrt follows torch's minor version; never installed by set-up or CI.
         "tensorrt": ["torch-tensorrt>=2.13,<2.14"],
         "test": pinned("pytest", "ruff"),

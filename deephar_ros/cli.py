@@ -1,4 +1,4 @@
-"""`deephar-ros` console script: convert, infer-clip, export-onnx, download, run.
+"""`deephar-ros` console script: convert, infer-clip, export-onnx, download, run, check-precision.
 
 Arguments are parsed and `--help` answered before torch, OpenCV or ONNX Runtime load (a fraction of
 a second instead of seconds): what this module imports at its top stays light, and each command's
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from deephar_ros.choices import DEFAULT_OPSET, GRAPHS
+from deephar_ros.choices import BACKEND_NAMES, DEFAULT_OPSET, GRAPHS
 from deephar_ros.config import DEFAULT_PRESET, preset_names
 from deephar_ros.run_options import add_arguments as add_run_arguments
 from deephar_ros.weights_download import RELEASED_DETECTORS, RELEASED_WEIGHTS, DownloadError
@@ -117,6 +117,25 @@ def _run(args: argparse.Namespace) -> int:
     return run_video_job(args)
 
 
+def _check_precision(args: argparse.Namespace) -> int:
+    """Measure reduced precision on these weights and crops now; the last line is the verdict."""
+    from deephar_ros.engine import check_precision
+
+    verdict = check_precision(
+        args.model,
+        args.weights,
+        args.backend,
+        random_weights=args.random_weights,
+        source=args.images or args.video,
+        conversion_cache_dir=args.cache_dir,
+    )
+    if verdict.figures is not None:
+        print("\n".join(verdict.figures.lines()))
+    print("\n".join(f"reason: {reason}" for reason in verdict.reasons))
+    print(f"verdict: {verdict.precision}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deephar-ros", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_arguments(run)
     run.set_defaults(handler=_run)
+
+    check = subparsers.add_parser(
+        "check-precision",
+        help="measure whether reduced precision (bf16) moves this network's outputs; ends 'verdict: ...'",
+        description="Run crops of people through fp32 and reduced precision, print the differences and "
+        "the verdict (kept for later starts with precision auto/reduced).",
+    )
+    _add_model(check)
+    weights = check.add_mutually_exclusive_group(required=True)
+    weights.add_argument("--weights", help=".h5/.hdf5 or .pt")
+    weights.add_argument("--random-weights", action="store_true", help="untrained weights (always fp32)")
+    check.add_argument(
+        "--backend", default="auto", choices=BACKEND_NAMES, help="CPU back end whose bf16 twin is measured"
+    )
+    source = check.add_mutually_exclusive_group()
+    source.add_argument("--images", help="folder of images of people (256x256 ones are taken as crops)")
+    source.add_argument("--video", help="video of people (default: the sample video data/vtest.avi)")
+    check.add_argument("--cache-dir", default=None, help="where converted checkpoints go (default: beside)")
+    check.set_defaults(handler=_check_precision)
     return parser
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from deephar_ros.choices import ACTION_WINDOWS, BACKEND_NAMES, CROP_SOURCES, DETECTORS, SCORINGS
+from deephar_ros.choices import (
+    ACTION_WINDOWS,
+    BACKEND_NAMES,
+    CROP_SOURCES,
+    DETECTORS,
+    PRECISIONS,
+    SCORINGS,
+)
 from deephar_ros.config import DEFAULT_PRESET, preset_names
 
 
@@ -54,6 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--backend", default="auto", choices=BACKEND_NAMES, help="inference back end")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=PRECISIONS,
+        help="CPU arithmetic: reduced/auto take bf16 only where the precision guard measured it safe "
+        "for these weights (deephar-ros check-precision)",
+    )
     parser.add_argument(
         "--fps", type=float, help="frame rate of the source (default: the video's; 10 for folders)"
     )

@@ -129,7 +129,12 @@ def _run(
     args: argparse.Namespace, source: FrameSource, detector: PersonDetector, staging: Path, out_dir: Path
 ) -> int:
     engine = build_engine(
-        args.model, args.weights, args.backend, args.device, random_weights=args.random_weights
+        args.model,
+        args.weights,
+        args.backend,
+        args.device,
+        random_weights=args.random_weights,
+        precision=args.precision,
     )
     layout = get_layout(engine.config.joint_layout)
     pipeline = Pipeline(
@@ -198,6 +203,8 @@ def _run(
         "random_weights": engine.random_weights,
         "backend": engine.backend,
         "device": engine.device,
+        "precision": engine.precision,
+        "precision_note": engine.precision_note,
         "frames": frames,
         "frames_declared": source.declared,
         "ended_early": ended_early,
@@ -218,7 +225,7 @@ def _run(
     _replace_outputs(staging, out_dir)
     print(
         f"{frames} frames, {detections} person detections, {len(track_ids)} tracks, {summary['fps']:.2f} FPS "
-        f"({engine.backend} on {engine.device}); results in {out_dir}/"
+        f"({engine.backend} {engine.precision} on {engine.device}); results in {out_dir}/"
     )
     if engine.random_weights:
         print(

@@ -22,8 +22,9 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 def missing_requirement() -> str | None:
     """Why this back end cannot run here, or None when it can."""
-    if importlib.util.find_spec("openvino") is None:
-        return "python package 'openvino' is not installed (pip install openvino)"
+    for module in ("openvino", "onnx"):  # onnx: torch's exporter writes the graphs with it
+        if importlib.util.find_spec(module) is None:
+            return f"python package {module!r} is not installed (pip install .[openvino])"
     return None
 
 

@@ -20,6 +20,7 @@ from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES
 from deephar_ros.weights_download import RELEASED_DETECTORS
 
 RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
+from deephar_ros.choices import PRECISIONS
 # "topic": boxes from another detector's vision_msgs/Detection2DArray on detections_in (ROS installs).
 DETECTOR_CHOICES = (*DETECTORS, "topic")
 TRANSPORT_CHOICES = ("raw", "compressed")
@@ -57,6 +58,7 @@ class PerceptionParameters:
     output_frame: str = ""
     qos_reliability: str = "auto"
     qos_depth: int = 5
+    precision: str = "fp32"
     publish_debug_image: bool = False
     marker_lifetime: float = 0.5
     diagnostics_period: float = 1.0
@@ -99,6 +101,11 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "clip_stride": (
         "Frames between the samples of an action clip; 0: the authors' for the label set.",
         (0, 1000),
+    "precision": (
+        f"CPU arithmetic: {', '.join(PRECISIONS)}; reduced/auto take bf16 only where the precision "
+        "guard measured it safe for these weights (deephar-ros check-precision), else fp32.",
+        None,
+    ),
     ),
     "action_top_k": ("Labels per action message, best first; 0 for all.", (0, 1000)),
     "action_scoring": (
@@ -223,3 +230,5 @@ def validate(parameters: PerceptionParameters) -> None:
         )
     if parameters.weights and parameters.random_weights:
         raise ValueError("parameters weights and random_weights are both set: choose one")
+    if parameters.precision not in PRECISIONS:
+        raise ValueError(f"parameter precision='{parameters.precision}' is not one of {PRECISIONS}")

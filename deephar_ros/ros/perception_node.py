@@ -140,6 +140,7 @@ def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> P
         action_scoring=parameters.action_scoring,
         mirrored_action_pass=parameters.mirrored_action_pass,
         action_window=parameters.action_window,
+        precision=parameters.precision,
         depth_scale_from_window=parameters.depth_scale_from_window,
         crop_source=parameters.crop_source,
         detect_every_n_frames=parameters.detect_every_n_frames,
