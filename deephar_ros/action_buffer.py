@@ -4,7 +4,19 @@ The authors build NTU clips from videos first subsampled by 2 (deephar/data/ntu.
 `video_subsample = 2`) then by `ntu_dataconf.fixed_subsampling = 4`: every 8th frame of NTU's
 30 fps video. Penn Action clips take every `pennaction_dataconf.fixed_subsampling = 6`th frame
 (deephar/config.py). A clip of T = 8 such frames spans about 2.1 s (NTU) or 1.6 s (Penn).
-`authors_clip_stride` rescales those strides to another camera rate so a clip spans the same time.
+`authors_sample_spacing_ns` is that stride as time: 8/30 s (NTU) or 6/30 s (Penn).
+
+A live camera drops frames and changes rate, so by default a track samples by time, not by frame
+count: a frame becomes a sample when its stamp reaches the track's next sample time less half the
+track's frame interval (the frame nearest the time), and the sample times advance by the authors'
+spacing, anchored to the first sample, so late samples (a dropped frame) do not drift the grid.
+No rate estimate decides what is in a clip and nothing restarts when the rate changes. A due clip
+is the last T samples; it is refused (counted in `clips_refused`, not scored) when its span differs
+from the authors' ((T - 1) x spacing) by more than `max_span_error` of it, e.g. after a gap. A camera
+slower than the authors' sample rate (frame interval over the spacing) makes every frame a sample:
+those clips are scored, stretched over more time than the authors' (`DueClip.stretched`; the live
+stream warns). A fixed `stride` (frames; `clip_stride`) samples every stride-th frame of a track
+instead, with no time check, as a video file's frames all arrive.
 
 Each track keeps a ring of its last T sampled feature vectors. Once full, a clip is due when a new
 sample arrived and at least `run_every_n_frames` frames of that track have passed since its last
@@ -32,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deephar_ros.choices import SCORINGS
-from deephar_ros.results import ActionEstimate
+from deephar_ros.results import NS_PER_S, ActionEstimate
 
 AUTHORS_CLIP_STRIDE = {"ntu60": 8, "penn_action": 6}
 AUTHORS_VIDEO_FPS = 30.0
@@ -52,6 +64,11 @@ def authors_clip_stride(label_set: str, fps: float | None = None) -> int:
     if not fps > 0:
         raise ValueError(f"frame rate must be positive, got {fps}")
     return max(1, round(stride * fps / AUTHORS_VIDEO_FPS))
+
+
+def authors_sample_spacing_ns(label_set: str) -> int:
+    """The authors' time between two samples of a clip: their stride at 30 fps, in nanoseconds."""
+    return round(authors_clip_stride(label_set) * NS_PER_S / AUTHORS_VIDEO_FPS)
 
 
 def authors_clip_step(label_set: str, num_frames: int, fps: float | None = None) -> int:
@@ -82,6 +99,7 @@ class DueClip:
     end_ns: int  # stamp of the newest frame
     mirrored_features: np.ndarray | None = None  # (T, K) of the mirrored crops, with `mirrored`
     framings: list | None = None  # each sample's framing (clip_window.FrameFraming) when every one had it
+    stretched: bool = False  # samples by time from a camera slower than the authors' sample rate
 
 
 @dataclass
@@ -92,6 +110,9 @@ class _TrackClip:
     framings: list = field(default_factory=list)  # (T,) what `add` was given with each sample
     count: int = 0  # samples written so far
     frames_seen: int = 0
+    next_sample_ns: int | None = None  # sampling by time: when the next sample is due
+    last_stamp_ns: int | None = None
+    intervals_ns: deque = field(default_factory=lambda: deque(maxlen=9))  # the track's recent frame intervals
     frames_at_last_clip: int | None = None
     samples_at_last_clip: int = 0
     recent_scores: deque = field(default_factory=deque)  # (passes, A) per clip
@@ -134,9 +155,19 @@ class ActionClipBuffers:
         average_clips: int = 3,
         scoring: str = "mean",
         mirrored: bool = False,
+        spacing_ns: int | None = None,
+        max_span_error: float = 0.1,
     ) -> None:
         if num_frames < 1 or stride < 1 or run_every_n_frames < 1 or average_clips < 1:
             raise ValueError("clip length, stride, run rate and averaging must all be >= 1")
+        if spacing_ns is not None and spacing_ns < 1:
+            raise ValueError(f"sample spacing must be positive, got {spacing_ns} ns")
+        if not max_span_error > 0:
+            raise ValueError(f"max_span_error must be positive, got {max_span_error}")
+        self.spacing_ns = spacing_ns  # None: every `stride`-th frame of a track, whatever its stamp
+        self.max_span_error = max_span_error
+        self.clips_refused = 0  # clips not scored: their span was not the authors'
+        self.clips_stretched = 0  # clips scored over more time than the authors' (a slow camera)
         if scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
         self.num_frames = num_frames
@@ -175,7 +206,7 @@ class ActionClipBuffers:
                 recent_scores=deque(maxlen=self.average_clips),
             )
             self.tracks[track_id] = clip
-        sampled = clip.frames_seen % self.stride == 0
+        sampled = self._sampled(clip, stamp_ns)
         clip.frames_seen += 1
         if sampled:
             slot = clip.count % self.num_frames
@@ -187,8 +218,38 @@ class ActionClipBuffers:
             clip.count += 1
         return sampled
 
+    def _sampled(self, clip: _TrackClip, stamp_ns: int) -> bool:
+        """Whether this frame of a track becomes a sample (see the module docstring)."""
+        if self.spacing_ns is None:
+            return clip.frames_seen % self.stride == 0
+        if clip.last_stamp_ns is not None and stamp_ns > clip.last_stamp_ns:
+            clip.intervals_ns.append(stamp_ns - clip.last_stamp_ns)
+        clip.last_stamp_ns = stamp_ns
+        if clip.next_sample_ns is not None:
+            half_frame = min(self._frame_interval_ns(clip), self.spacing_ns) // 2
+            if stamp_ns < clip.next_sample_ns - half_frame:
+                return False
+            clip.next_sample_ns += self.spacing_ns
+            if stamp_ns >= clip.next_sample_ns:  # a gap longer than the spacing: the grid starts here
+                clip.next_sample_ns = stamp_ns + self.spacing_ns
+            return True
+        clip.next_sample_ns = stamp_ns + self.spacing_ns
+        return True
+
+    @staticmethod
+    def _frame_interval_ns(clip: _TrackClip) -> int:
+        return int(np.median(clip.intervals_ns)) if clip.intervals_ns else 0
+
+    def _span_fits(self, clip: _TrackClip, start_ns: int, end_ns: int) -> tuple[bool, bool]:
+        """(scored, stretched) for a clip spanning start..end of a track sampled by time."""
+        authors = (self.num_frames - 1) * self.spacing_ns
+        if abs((end_ns - start_ns) - authors) <= self.max_span_error * authors:
+            return True, False
+        slow = self._frame_interval_ns(clip) > self.spacing_ns * (1 + self.max_span_error)
+        return slow, slow
+
     def due_clips(self) -> list[DueClip]:
-        """Every full clip whose turn it is, oldest sample first."""
+        """Every full clip whose turn it is, oldest sample first; clips refused for their span are counted."""
         due = []
         for track_id, clip in self.tracks.items():
             if clip.count < self.num_frames or clip.count == clip.samples_at_last_clip:
@@ -200,11 +261,21 @@ class ActionClipBuffers:
                 continue
             order = (np.arange(self.num_frames) + clip.count) % self.num_frames
             start_ns, end_ns = int(clip.stamps_ns[order[0]]), int(clip.stamps_ns[order[-1]])
+            stretched = False
+            if self.spacing_ns is not None:
+                scored, stretched = self._span_fits(clip, start_ns, end_ns)
+                self.clips_stretched += stretched
+                if not scored:
+                    self.clips_refused += 1
+                    clip.samples_at_last_clip = clip.count  # judged: wait for the next sample
+                    continue
             mirrored = None if clip.mirror_ring is None else clip.mirror_ring[order].copy()
             framings = [clip.framings[i] for i in order]
             if any(framing is None for framing in framings):
                 framings = None
-            due.append(DueClip(track_id, clip.ring[order].copy(), start_ns, end_ns, mirrored, framings))
+            due.append(
+                DueClip(track_id, clip.ring[order].copy(), start_ns, end_ns, mirrored, framings, stretched)
+            )
         return due
 
     def record_scores(

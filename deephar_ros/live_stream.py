@@ -7,8 +7,10 @@ A video file is orderly; a robot's camera is not. This class keeps, for one stre
   takes over), as is a frame whose people got no valid depth pixel;
 - stamps going backwards (a replayed bag, a simulator reset): the pipeline restarts its tracks and
   clips (deephar_ros/pipeline.py holds that rule), this class notices it and measures the rate anew;
-- the rate of the frames actually processed, measured from their stamps, rescales the authors'
-  clip stride (deephar_ros/frame_rate.py) unless the pipeline was given a fixed one;
+- the rate of the frames actually processed, measured from their stamps (deephar_ros/frame_rate.py),
+  is reported and paces the authors' clip step; action clips sample by time whatever it is
+  (action_buffer.py), and a camera slower than the authors' sample rate gets a notice, since its
+  clips then span more time than the authors';
 - camera silence: after `silence_timeout_s` without a frame (wall clock, the caller's timer), every
   track retires at once, so a camera that comes back starts new tracks;
 - the ids of the tracks shown and not yet retired, so a reset can retire exactly those.
@@ -63,7 +65,7 @@ class LiveStream:
 
     @property
     def clip_stride(self) -> int | None:
-        """Frames between the samples of an action clip now; None for a pose-only network."""
+        """The clip stride in frames of 30 fps video (or the fixed one); None for a pose-only network."""
         return None if self.pipeline.actions is None else self.pipeline.actions.stride
 
     @property
@@ -95,7 +97,17 @@ class LiveStream:
             depth = None
         intrinsics = self._intrinsics_for(width, height, notices)
         previous_ns = self.pipeline.last_stamp_ns  # set whenever the pipeline resets for time going back
+        actions = self.pipeline.actions
+        stretched = 0 if actions is None else actions.clips_stretched
         result = self.pipeline.process(image, stamp_ns, intrinsics, depth, boxes)
+        if actions is not None and actions.clips_stretched > stretched:
+            notices.append(
+                Notice(
+                    "clips_stretched",
+                    f"frames come slower than the authors' action sample rate "
+                    f"({1e9 / actions.spacing_ns:.2f} Hz): action clips span more time than theirs",
+                )
+            )
         if result.time_reset:
             back = seconds(previous_ns - result.stamp_ns)
             notices.append(Notice("stamp_backwards", f"image stamp went back {back:.3f} s: tracks reset"))
@@ -140,9 +152,9 @@ class LiveStream:
         return intrinsics
 
     def _follow_frame_rate(self, stamp_ns: int) -> None:
-        """Each time the rate of processed frames is measured, rescale the authors' clip stride to it."""
+        """Each time the rate of processed frames is measured, report it and pace the authors' clip step."""
         rate = self._frame_rate.add(stamp_ns)
         if rate is None:
             return
         self.frame_rate_hz = rate
-        self.pipeline.set_frame_rate(rate)  # a clip_stride set in the pipeline's config wins
+        self.pipeline.set_frame_rate(rate)

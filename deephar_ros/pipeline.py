@@ -34,7 +34,12 @@ from typing import Protocol
 
 import numpy as np
 
-from deephar_ros.action_buffer import ActionClipBuffers, authors_clip_step, authors_clip_stride
+from deephar_ros.action_buffer import (
+    ActionClipBuffers,
+    authors_clip_step,
+    authors_clip_stride,
+    authors_sample_spacing_ns,
+)
 from deephar_ros.camera import (
     AUTHORS_DEPTH_SCALE,
     CameraIntrinsics,
@@ -62,7 +67,7 @@ from deephar_ros.joints import get_layout
 from deephar_ros.labels import load_labels
 from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box, FrameResult, PersonEstimate
 from deephar_ros.smoothing import OneEuroFilter
-from deephar_ros.tracking import Tracker, box_iou, shifted_box
+from deephar_ros.tracking import Tracker, box_holds_track, box_iou, repeated_skeletons, shifted_box
 
 STAGES = ("detect", "crop", "network", "lift", "track", "action")
 
@@ -95,8 +100,15 @@ class PipelineConfig:
     pose_box_min_joints: float = 0.5  # the fraction of joints that must be, or the track needs the detector
     tracked_overlap: float = 0.4  # a detection overlapping a pose-driven box this much (IoU) is that person
     flip_tta: bool = False  # average with a mirrored crop (pose only; doubles the network batch)
-    clip_stride: int | None = None  # frames between clip samples; None: the authors' for the label set
-    frame_rate_hz: float | None = None  # camera rate that rescales the authors' 30 fps stride
+    # None: clip samples by time, the authors' spacing (8/30 s NTU, 6/30 s Penn; action_buffer.py);
+    # N: every N-th frame of a track, whatever its stamps.
+    clip_stride: int | None = None
+    max_clip_span_error: float = (
+        0.1  # a clip spanning more or less than the authors' by this share is not scored
+    )
+    frame_rate_hz: float | None = (
+        None  # camera rate that paces the authors' clip step (action_scoring "authors")
+    )
     action_every_n_frames: int = 1  # run a full track's clip at most this often
     average_clips: int = 3  # action scores combine this many recent clips
     # "mean" of the recent clips' scores, or "authors": their product, clips every authors_clip_step
@@ -209,16 +221,18 @@ class Pipeline:
         if self.config.action_scoring not in SCORINGS:
             raise ValueError(f"action_scoring must be one of {SCORINGS}, got {self.config.action_scoring!r}")
         if net.num_actions:
-            stride = self.config.clip_stride or authors_clip_stride(net.label_set, self.config.frame_rate_hz)
+            fixed = self.config.clip_stride
             self.actions = ActionClipBuffers(
                 num_frames=net.num_frames,
-                stride=stride,
+                stride=fixed or authors_clip_stride(net.label_set),
                 labels=load_labels(net.label_set),
                 label_set=net.label_set,
                 run_every_n_frames=self._clip_step(self.config.frame_rate_hz),
                 average_clips=self.config.average_clips,
                 scoring=self.config.action_scoring,
                 mirrored=self.config.mirrored_action_pass,
+                spacing_ns=None if fixed else authors_sample_spacing_ns(net.label_set),
+                max_span_error=self.config.max_clip_span_error,
             )
         self.filters: dict[int, tuple[OneEuroFilter, OneEuroFilter]] = {}
         self.last_stamp_ns: int | None = None
@@ -229,6 +243,7 @@ class Pipeline:
         self.pose_boxes: dict[int, Box] = {}  # track id -> the box its next crop comes from ("pose")
         self._frames_since_detection: int | None = None  # None: the detector must run on the next frame
         self.detector_runs = 0
+        self.repeated_people_dropped = 0  # skeletons dropped for repeating another of their frame
 
     def _clip_step(self, frame_rate_hz: float | None) -> int:
         """Frames between two clips of a track: the authors' step with their scoring, else the config's."""
@@ -237,22 +252,15 @@ class Pipeline:
             return authors_clip_step(net.label_set, net.num_frames, frame_rate_hz)
         return self.config.action_every_n_frames
 
-    def set_frame_rate(self, frame_rate_hz: float) -> int | None:
-        """Rescale the authors' clip stride to a measured camera rate; returns the stride in use.
+    def set_frame_rate(self, frame_rate_hz: float) -> None:
+        """A measured camera rate: it paces the authors' clip step (their scoring) and nothing else.
 
-        A caller-chosen `clip_stride` wins. When the stride changes the clips start again, since
-        samples taken at the old stride would mix two spacings in one clip.
+        Clips sample by time (action_buffer.py), so a rate that changes or is mismeasured (dropped
+        frames) never changes what a clip holds, and no clip restarts.
         """
         self.config.frame_rate_hz = frame_rate_hz
         if self.actions is not None:
             self.actions.run_every_n_frames = self._clip_step(frame_rate_hz)
-        if self.actions is None or self.config.clip_stride:
-            return None if self.actions is None else self.actions.stride
-        stride = authors_clip_stride(self.actions.label_set, frame_rate_hz)
-        if stride != self.actions.stride:
-            self.actions.stride = stride
-            self.actions.reset()
-        return stride
 
     def reset(self) -> list[int]:
         """Forget tracks, clip buffers and filters (camera restart, time jump); the ids forgotten."""
@@ -314,6 +322,9 @@ class Pipeline:
         lap("crop")
 
         poses, features, mirrored_features = self._run_network(crops, len(people))
+        people, windows, poses, features, mirrored_features = self._drop_repeated_people(
+            people, windows, poses, features, mirrored_features
+        )
         lap("network")
 
         joints_2d, joints_3d, confidences, sources, framings = self._lift(
@@ -381,7 +392,11 @@ class Pipeline:
         self._frames_since_detection = 0
         self.detector_runs += 1
         found = clean_boxes(self.detector.detect(image), width, height, self.min_score, cfg.max_people)
-        new = [box for box in found if all(box_iou(box, t) < cfg.tracked_overlap for t in tracked)]
+        new = [
+            box
+            for box in found
+            if all(box_iou(box, t) < cfg.tracked_overlap and not box_holds_track(box, t) for t in tracked)
+        ]
         return (tracked + new)[: cfg.max_people]
 
     def _follow_poses(self, ids: list[int], framings: list[FrameFraming], width: int, height: int) -> None:
@@ -416,6 +431,35 @@ class Pipeline:
             merged = poses[:count]
         mirrored = features[count:] if self.config.mirrored_action_pass else None
         return merged, features[:count], mirrored
+
+    def _drop_repeated_people(
+        self,
+        people: list[Box],
+        windows: list[CropWindow],
+        poses: np.ndarray,
+        features: np.ndarray,
+        mirrored: np.ndarray | None,
+    ) -> tuple[list[Box], list[CropWindow], np.ndarray, np.ndarray, np.ndarray | None]:
+        """This frame's people less those whose skeleton repeats an earlier one's (one person, two crops).
+
+        Tracked people come first in `people`, so a track keeps its person and a second box on them
+        starts no new track; `repeated_people_dropped` counts what was dropped.
+        """
+        if len(people) < 2:
+            return people, windows, poses, features, mirrored
+        joints_2d = np.stack([crop_to_image(poses[i, :, 0:2], windows[i]) for i in range(len(people))])
+        repeated = set(repeated_skeletons(joints_2d, poses[:, :, -1], self.config.pose_box_min_confidence))
+        if not repeated:
+            return people, windows, poses, features, mirrored
+        self.repeated_people_dropped += len(repeated)
+        keep = [i for i in range(len(people)) if i not in repeated]
+        return (
+            [people[i] for i in keep],
+            [windows[i] for i in keep],
+            poses[keep],
+            features[keep],
+            None if mirrored is None else mirrored[keep],
+        )
 
     def _lift(
         self,

@@ -54,6 +54,52 @@ def _centre(box: Box) -> np.ndarray:
     return np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
 
 
+def repeated_skeletons(
+    joints_2d: np.ndarray, confidences: np.ndarray, min_confidence: float = 0.3, max_distance: float = 0.1
+) -> list[int]:
+    """Indices of the skeletons that repeat an earlier one of the list: the same person seen twice.
+
+    Two crops on one person (a pose-driven box and a detector box that overlapped it too little, or
+    two loose detector boxes) give two skeletons of that person; whichever comes first is kept (the
+    pipeline lists tracked people before new detections). Skeleton b repeats a when the mean
+    distance of the joints both hold with `min_confidence` is under `max_distance` x the larger side
+    of a's confident joints' extent (pose non-maximum suppression, as multi-person pose systems do).
+    """
+    joints_2d = np.asarray(joints_2d, dtype=np.float64)
+    confident = np.asarray(confidences) >= min_confidence
+    repeated: list[int] = []
+    kept: list[int] = []
+    for b in range(len(joints_2d)):
+        for a in kept:
+            both = confident[a] & confident[b]
+            if both.sum() < 2:
+                continue
+            points = joints_2d[a][confident[a]]
+            size = max(float(np.ptp(points[:, 0])), float(np.ptp(points[:, 1])), 1.0)
+            gap = float(np.mean(np.linalg.norm(joints_2d[a][both] - joints_2d[b][both], axis=1)))
+            if gap < max_distance * size:
+                repeated.append(b)
+                break
+        else:
+            kept.append(b)
+    return repeated
+
+
+def box_holds_track(box: Box, track_box: Box) -> bool:
+    """Whether a detection box is a tracked person's: each box's centre lies in the other box.
+
+    IoU alone misses a loose detector box (1.6x the person) around a pose-driven box made from the
+    joints' extent; centres in each other's boxes hold for both, and not for a neighbour.
+    """
+    (cx, cy), (tx, ty) = _centre(box), _centre(track_box)
+    return (
+        track_box.x0 <= cx <= track_box.x1
+        and track_box.y0 <= cy <= track_box.y1
+        and box.x0 <= tx <= box.x1
+        and box.y0 <= ty <= box.y1
+    )
+
+
 class Tracker:
     """Greedy IoU + skeleton tracker with a constant-velocity prediction and a timeout."""
 

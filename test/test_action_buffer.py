@@ -4,7 +4,12 @@ do, over recent clips; a mirrored feature stream rides along."""
 import numpy as np
 import pytest
 
-from deephar_ros.action_buffer import ActionClipBuffers, authors_clip_step, authors_clip_stride
+from deephar_ros.action_buffer import (
+    ActionClipBuffers,
+    authors_clip_step,
+    authors_clip_stride,
+    authors_sample_spacing_ns,
+)
 from deephar_ros.labels import load_labels
 
 
@@ -195,3 +200,83 @@ def test_authors_clip_step_and_its_clips_on_the_sample_grid():
             buffers.record_scores(clip, np.ones(3) / 3)
     assert runs == [56, 70, 84, 98, 112]  # every 14 frames, as the authors' clips start
     assert last_samples == [56, 64, 80, 96, 112]  # on the stride's grid: 14 frames on average
+
+
+def time_buffers(label_set="ntu60", **kwargs):
+    """Buffers that sample by time at the authors' spacing (the pipeline's default)."""
+    return ActionClipBuffers(
+        num_frames=8,
+        stride=authors_clip_stride(label_set),
+        labels=["a", "b"],
+        label_set=label_set,
+        spacing_ns=authors_sample_spacing_ns(label_set),
+        **kwargs,
+    )
+
+
+def clips_of_a_stream(buffers, stamps_ns):
+    """Feed one track these stamps; the (start, end) of every clip scored."""
+    spans = []
+    for stamp in stamps_ns:
+        buffers.add(1, np.zeros(2, np.float32), stamp_ns=stamp)
+        for clip in buffers.due_clips():
+            spans.append((clip.start_ns, clip.end_ns))
+            buffers.record_scores(clip, np.array([0.5, 0.5]))
+    return spans
+
+
+def camera_stamps(fps, seconds, drop=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return [round(k * 1e9 / fps) for k in range(round(seconds * fps)) if not (drop and rng.random() < drop)]
+
+
+def test_samples_by_time_take_the_authors_frames_of_a_30_fps_camera():
+    # deephar/data/ntu.py: every 8th frame of the 30 fps video (2 x fixed_subsampling 4); Penn every 6th.
+    assert (
+        authors_sample_spacing_ns("ntu60") == 266_666_667
+        and authors_sample_spacing_ns("penn_action") == 200_000_000
+    )
+    for label_set, stride in (("ntu60", 8), ("penn_action", 6)):
+        buffers = time_buffers(label_set)
+        sampled = [
+            k
+            for k, stamp in enumerate(camera_stamps(30.0, 4.0))
+            if buffers.add(1, np.zeros(2), stamp_ns=stamp)
+        ]
+        assert sampled == list(range(0, 120, stride))
+
+
+@pytest.mark.parametrize("drop", [0.25, 0.5])
+def test_frame_drops_keep_nine_clips_in_ten_each_spanning_the_authors_time(drop):
+    # Before (issue 22, defect 1): 25-75 % drops flipped the measured rate, the stride changed and every
+    # clip restarted; 368 clips in 100 s fell to 6-121. Now no rate decides what a clip holds.
+    authors_span = 7 * authors_sample_spacing_ns("ntu60")
+    full = clips_of_a_stream(time_buffers(), camera_stamps(30.0, 100.0))
+    for seed in range(3):
+        buffers = time_buffers()
+        spans = clips_of_a_stream(buffers, camera_stamps(30.0, 100.0, drop=drop, seed=seed))
+        assert len(spans) >= 0.9 * len(full)
+        assert all(abs((end - start) - authors_span) <= 0.1 * authors_span for start, end in spans)
+
+
+def test_a_gap_refuses_the_clips_it_would_stretch_until_the_ring_is_whole_again():
+    stamps = camera_stamps(30.0, 3.0) + [round(4.0e9 + k * 1e9 / 30) for k in range(90)]  # 1 s lost
+    buffers = time_buffers()
+    spans = clips_of_a_stream(buffers, stamps)
+    authors_span = 7 * authors_sample_spacing_ns("ntu60")
+    assert buffers.clips_refused == 7  # the 7 clips holding the gap
+    assert all(abs((end - start) - authors_span) <= 0.1 * authors_span for start, end in spans)
+    assert any(start >= 4.0e9 for start, _ in spans)  # whole again after 8 samples past the gap
+
+
+def test_a_slow_camera_makes_every_frame_a_sample_and_its_clips_are_marked_stretched():
+    buffers = time_buffers()
+    for k in range(9):  # 1.6 Hz
+        buffers.add(1, np.zeros(2, np.float32), stamp_ns=k * 625_000_000)
+        due = buffers.due_clips()
+        for clip in due:
+            buffers.record_scores(clip, np.array([0.5, 0.5]))
+    assert len(due) == 1 and due[0].stretched and due[0].end_ns - due[0].start_ns == 7 * 625_000_000
+    assert buffers.clips_stretched == 2 and buffers.clips_refused == 0
+    with pytest.raises(ValueError, match="spacing"):
+        time_buffers(label_set="ntu60", max_span_error=0.1).__class__(8, 8, ["a"], "ntu60", spacing_ns=0)

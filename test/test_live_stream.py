@@ -104,22 +104,36 @@ def test_camera_silence_retires_every_live_track_once():
     assert back.result.people[0].track_id != shown  # the camera came back: a new track
 
 
-def test_the_clip_stride_follows_the_measured_rate_and_is_measured_again():
+def test_the_rate_is_measured_again_and_again_but_clips_sample_by_time():
     stream = live_stream()
     assert stream.clip_stride == authors_clip_stride("ntu60") == 8 and stream.frame_rate_hz is None
     stamp = EPOCH_NS
     for _ in range(11):  # a 10 Hz camera: 10 intervals give the first estimate
         stream.process(FRAME, stamp)
         stamp += 100_000_000
-    assert stream.frame_rate_hz == pytest.approx(10.0) and stream.clip_stride == 3
-    for _ in range(10):  # the driver switches to 30 Hz: the next window says so
+    assert stream.frame_rate_hz == pytest.approx(10.0) and stream.clip_stride == 8
+    track = next(iter(stream.pipeline.actions.tracks.values()))
+    samples = track.count
+    for _ in range(10):  # the driver switches to 30 Hz: measured, and the clip goes on
         stream.process(FRAME, stamp)
         stamp += 33_333_333
     assert stream.frame_rate_hz == pytest.approx(30.0, rel=1e-6) and stream.clip_stride == 8
+    assert next(iter(stream.pipeline.actions.tracks.values())) is track  # kept, not restarted
+    assert track.count - samples in (1, 2)  # 0.33 s more at one sample per 0.27 s
     fixed = live_stream(clip_stride=5)
     for k in range(11):
         fixed.process(FRAME, EPOCH_NS + k * 100_000_000)
-    assert fixed.frame_rate_hz == pytest.approx(10.0) and fixed.clip_stride == 5  # a set stride wins
+    assert fixed.frame_rate_hz == pytest.approx(10.0) and fixed.clip_stride == 5
+
+
+def test_a_camera_slower_than_the_authors_sample_rate_is_scored_with_a_notice():
+    stream = live_stream()
+    notices = []
+    for k in range(9):  # 1.6 Hz, as the CPU demo runs: every frame a sample, clips span 4.4 s
+        notices += stream.process(FRAME, EPOCH_NS + k * 625_000_000).notices
+    action = stream.pipeline.actions.latest(next(iter(stream.live_track_ids)))
+    assert action is not None and action.clip_end_ns - action.clip_start_ns == 7 * 625_000_000
+    assert [n.reason for n in notices].count("clips_stretched") == 2  # the 8th and 9th frames' clips
 
 
 def test_clip_stamps_are_the_input_stamps_to_the_nanosecond():

@@ -237,17 +237,18 @@ def test_ids_stay_and_actions_run_in_one_batch_at_the_stride():
     assert action.clips_averaged == 2
 
 
-def test_measured_frame_rate_rescales_the_clip_stride_and_restarts_the_clips():
+def test_a_measured_frame_rate_neither_changes_the_clip_sampling_nor_restarts_clips():
+    # Before: a new rate estimate rescaled the stride and emptied every clip (issue 22, defect 1).
     engine = BlobEngine()
     pipeline = Pipeline(engine, PipelineConfig())
-    assert pipeline.actions.stride == 8  # the authors' NTU stride at 30 fps
+    assert pipeline.actions.stride == 8 and pipeline.actions.spacing_ns == 266_666_667  # 8 / 30 s
     people, image, _ = two_people_frame()
     pipeline.process(image, 0, INTRINSICS, boxes=[box_of(p) for p in people])
-    assert pipeline.actions.tracks
-    assert pipeline.set_frame_rate(15.0) == 4
-    assert pipeline.actions.stride == 4 and not pipeline.actions.tracks
+    tracks = dict(pipeline.actions.tracks)
+    pipeline.set_frame_rate(15.0)
+    assert pipeline.actions.tracks == tracks and pipeline.actions.spacing_ns == 266_666_667
     fixed = Pipeline(engine, PipelineConfig(clip_stride=3))
-    assert fixed.set_frame_rate(15.0) == 3 and fixed.actions.stride == 3
+    assert fixed.actions.stride == 3 and fixed.actions.spacing_ns is None  # every 3rd frame
 
 
 def test_flip_tta_sends_mirrored_crops_in_the_same_batch():
