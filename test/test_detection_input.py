@@ -7,6 +7,7 @@ import pytest
 
 from deephar_ros.results import Box
 from deephar_ros.ros.detection_input import boxes_from_detections
+from deephar_ros.ros.image_conversion import ImageConversionError
 
 
 def detection(cx, cy, w, h, *hypotheses, new_layout=True):
@@ -37,3 +38,14 @@ def test_person_detections_become_boxes_with_their_person_score():
 def test_broken_boxes_are_skipped(cx, w):
     message = Msg(detections=[detection(cx, 50, w, 30, ("person", 0.9))])
     assert boxes_from_detections(message, ["person"]) == []
+
+
+@pytest.mark.parametrize("score", [-5.0, 1e30, float("nan"), 1.5])
+def test_a_person_score_that_is_no_probability_refuses_the_message(score):
+    message = Msg(
+        detections=[detection(100, 200, 40, 120, ("person", 0.9)), detection(10, 20, 4, 8, ("0", score))]
+    )
+    with pytest.raises(ImageConversionError, match=r"scores a person .*outside \[0, 1\]"):
+        boxes_from_detections(message, ["person", "0"])
+    # the same score on a class that is not a person is none of our business
+    assert boxes_from_detections(message, ["person"]) == [Box(80, 140, 120, 260, 0.9)]

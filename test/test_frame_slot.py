@@ -19,21 +19,18 @@ def stamp(frame: int) -> float:
 class Recorder:
     """Feeds a pairer and keeps every pair and given-up count it answers."""
 
-    def __init__(self, slop: float = SLOP, queue_size: int = 5) -> None:
-        self.pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(slop, queue_size)
+    def __init__(self, slop: float = SLOP, queue_size: int = 5, reorder: int = 0) -> None:
+        self.pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(slop, queue_size, reorder)
         self.pairs: list[tuple[str, str]] = []
         self.given_up = 0
 
     def colour(self, frame: int, offset: float = 0.0) -> None:
-        pair, given_up = self.pairer.add_colour(stamp(frame) + offset, f"c{frame}")
+        pairs, given_up = self.pairer.add_colour(stamp(frame) + offset, f"c{frame}")
         self.given_up += given_up
-        if pair is not None:
-            self.pairs.append(pair)
+        self.pairs.extend(pairs)
 
     def depth(self, frame: int, offset: float = 0.0) -> None:
-        pair = self.pairer.add_depth(stamp(frame) + offset, f"d{frame}")
-        if pair is not None:
-            self.pairs.append(pair)
+        self.pairs.extend(self.pairer.add_depth(stamp(frame) + offset, f"d{frame}"))
 
 
 def own_depth_pairs(frames: range) -> list[tuple[str, str]]:
@@ -98,10 +95,10 @@ def test_without_depth_each_colour_frame_is_given_up_once_its_queue_moves_on():
     for i in range(4, 10):
         recorder.colour(i)
     assert recorder.pairs == [("c0", "d0")] and recorder.given_up == 6  # c1..c6 pushed out, c7..c9 wait
-    recorder.depth(9)  # decides c7 and c8 (their nearest, d9, is 67 and 33 ms away) and pairs c9
-    assert recorder.pairs[-1] == ("c9", "d9")
+    recorder.depth(9)  # c7 has none within slop (d9 is 67 ms away), c8's nearest is d9 (33 ms)
+    assert recorder.pairs[-2:] == [("c8", "d9"), ("c9", "d9")]
     recorder.colour(10)
-    assert recorder.given_up == 8
+    assert recorder.given_up == 7
 
 
 def test_a_colour_frame_whose_depth_was_pushed_out_is_not_paired_with_another_frames():
@@ -124,15 +121,34 @@ def test_a_colour_frame_with_no_depth_within_slop_is_given_up():
     assert recorder.pairs == [("c3", "d3")] and recorder.given_up == 1
 
 
-def test_when_one_depth_completes_two_frames_the_newest_wins_and_the_other_is_counted():
+def test_colour_faster_than_depth_pairs_each_frame_with_the_nearest_depth_within_slop():
     recorder = Recorder()
     for i in (0, 2, 4):  # depth at 15 Hz, colour at 30 Hz
         recorder.colour(i)
         recorder.colour(i + 1)
         recorder.depth(i)
     recorder.colour(6)
-    assert recorder.pairs == [("c0", "d0"), ("c2", "d2"), ("c4", "d4")]
-    assert recorder.given_up == 2  # c1 and c3, overtaken by c2 and c4
+    # c1 and c3 lie 33 ms from two depths: the earlier wins the tie; all answered in stamp order
+    assert recorder.pairs == [("c0", "d0"), ("c1", "d0"), ("c2", "d2"), ("c3", "d2"), ("c4", "d4")]
+    assert recorder.given_up == 0
+
+
+@pytest.mark.parametrize("skipped", [False, True])
+def test_boxes_published_out_of_order_pair_every_frame(skipped):
+    """Another detector's boxes (exact stamps) for frames 2k+1 before 2k: none is lost; a frame the
+    detector skipped is given up once two later frames' boxes are in."""
+    recorder = Recorder(slop=0.0, reorder=1)
+    for i in range(0, 20, 2):
+        recorder.colour(i)
+        recorder.colour(i + 1)
+        recorder.depth(i + 1)
+        if not (skipped and i == 10):
+            recorder.depth(i)
+    recorder.colour(20)
+    recorder.depth(20)
+    answered = [i for i in range(21) if not (skipped and i == 10)]
+    assert recorder.pairs == [(f"c{i}", f"d{i}") for i in answered]
+    assert recorder.given_up == int(skipped)
 
 
 @pytest.mark.parametrize("colour_first", [True, False])
@@ -153,11 +169,11 @@ def test_stamps_going_back_start_a_new_timeline(colour_first):
 
 def test_the_nearest_depth_within_slop_wins_in_either_order():
     pairer: ApproximateTimePairer[str, str] = ApproximateTimePairer(slop=0.02)
-    assert pairer.add_depth(0.99, "d0.99") is None
-    assert pairer.add_depth(1.01, "d1.01") is None
-    assert pairer.add_colour(1.015, "c1.015") == (("c1.015", "d1.01"), 0)
-    assert pairer.add_colour(2.0, "c2.0") == (None, 0)  # depth comes later
-    assert pairer.add_depth(2.005, "d2.005") == ("c2.0", "d2.005")
+    assert pairer.add_depth(0.99, "d0.99") == []
+    assert pairer.add_depth(1.01, "d1.01") == []
+    assert pairer.add_colour(1.015, "c1.015") == ([("c1.015", "d1.01")], 0)
+    assert pairer.add_colour(2.0, "c2.0") == ([], 0)  # depth comes later
+    assert pairer.add_depth(2.005, "d2.005") == [("c2.0", "d2.005")]
 
 
 def test_bad_settings_are_refused():
@@ -165,3 +181,5 @@ def test_bad_settings_are_refused():
         ApproximateTimePairer(slop=-1.0)
     with pytest.raises(ValueError, match="queue_size"):
         ApproximateTimePairer(slop=0.01, queue_size=0)
+    with pytest.raises(ValueError, match="reorder"):
+        ApproximateTimePairer(slop=0.01, queue_size=3, reorder=3)

@@ -13,6 +13,7 @@ from deephar_ros.ros.markers import (
     JOINTS_NAMESPACE,
     LABELS_NAMESPACE,
     NAMESPACES,
+    MarkerLifetime,
     frame_markers,
     track_colour,
 )
@@ -91,3 +92,16 @@ def test_low_confidence_and_missing_3d_joints_are_left_out():
 def test_track_colours_are_opaque_and_bright(track_id):
     colour = track_colour(track_id)
     assert colour.a == 1.0 and max(colour.r, colour.g, colour.b) > 0.9
+
+
+def test_marker_lifetime_outlives_the_measured_update_interval():
+    lifetime = MarkerLifetime(minimum_s=0.5)
+    assert lifetime.update(100.0) == 0.5  # nothing measured yet: the minimum
+    assert lifetime.update(100.1) == 0.5  # 10 Hz: three intervals are shorter than the minimum
+    # A network answering every 0.6 s (the blinking case): markers live three intervals, not 0.5 s.
+    assert lifetime.update(100.7) == pytest.approx(1.8)
+    assert lifetime.update(101.3) == pytest.approx(1.8)
+    for step in range(10):  # back to 10 Hz: the slow intervals age out of the recent ones
+        lifetime.update(101.4 + 0.1 * step)
+    assert lifetime.update(102.4) == 0.5
+    assert MarkerLifetime(minimum_s=0.0).update(5.0) == 0.0  # 0: forever, as the parameter says

@@ -1,5 +1,6 @@
-"""The node's newer outputs and switches over loopback: QoS that follows the camera, ~/enable, lost
-frames on /diagnostics, the REP-155 per-body topics, all markers drawn on random weights."""
+"""The node's newer outputs and switches over loopback: QoS that follows the camera, ~/enable and the
+live parameters, lost frames on /diagnostics, the REP-155 per-body topics, all markers drawn on random
+weights."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 from node_rig import Loopback
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
@@ -90,15 +93,12 @@ def test_lost_frames_are_counted_from_gaps_in_the_stamps(rig_factory):
     rig.spin_until(lambda: rig.peer.last_diagnostics().get("frames_lost") == "3")
 
 
-def test_rep155_body_topics_and_markers_of_every_joint_on_random_weights(rig_factory):
-    rig = rig_factory(publish_humans=True, publish_joint_states=True)
+def test_rep155_joint_states_and_markers_of_every_joint_on_random_weights(rig_factory):
+    rig = rig_factory(publish_joint_states=True)
     answer = rig.answer_for(rig.publish(4_000 * 10**9))
     (skeleton,) = answer.skeletons
     body = f"/humans/bodies/b{skeleton.track_id}"
-    wanted = {
-        f"{body}/roi": ["sensor_msgs/msg/RegionOfInterest"],
-        f"{body}/joint_states": ["sensor_msgs/msg/JointState"],
-    }
+    wanted = {f"{body}/joint_states": ["sensor_msgs/msg/JointState"]}
     # The ROS graph learns of new publishers asynchronously: wait until it lists both.
     rig.spin_until(lambda: wanted.items() <= dict(rig.node.get_topic_names_and_types()).items())
     # Random weights give confidences near 0: every joint is still drawn, or RViz would show nothing.
@@ -139,21 +139,81 @@ def test_compressed_images_are_decoded_on_the_worker_newest_first(rig_factory, m
     assert stats.failed == 0
 
 
-def test_boxes_from_a_topic_need_vision_msgs_and_no_depth(rclpy_module_context):
-    from rclpy.parameter import Parameter
+def test_boxes_from_a_topic_need_vision_msgs_person_classes_and_no_depth(rclpy_module_context, tmp_path):
+    from deephar_ros.ros.perception_node import NODE_NAME, PerceptionNode
 
-    from deephar_ros.ros.perception_node import PerceptionNode
-
-    def start(**parameters):
+    def start(cli_args: list[str] | None = None, **parameters):
         overrides = {"random_weights": True, "backend": "cpu-eager", "detector": "topic"} | parameters
         return PerceptionNode(
             context=rclpy_module_context,
             namespace="/outputs_topic",
             parameter_overrides=[Parameter(name, value=value) for name, value in overrides.items()],
+            cli_args=cli_args,
         )
 
     with pytest.raises(ValueError, match="cannot be combined with use_depth"):
         start(use_depth=True)
-    # PyPI has no vision_msgs: the node says so at start-up instead of waiting for boxes forever.
-    with pytest.raises(RuntimeError, match="vision_msgs is not installed"):
+    # A YAML [] reaches rclpy as a parameter of no type: a clear refusal, not "not initialized".
+    params = tmp_path / "params.yaml"
+    params.write_text(f"/outputs_topic/{NODE_NAME}:\n  ros__parameters:\n    person_class_ids: []\n")
+    with pytest.raises(ValueError, match="person_class_ids is empty with detector='topic'"):
+        start(["--ros-args", "--params-file", str(params)])
+    # PyPI has no vision_msgs: the node says so at start-up, naming what asked for it.
+    with pytest.raises(RuntimeError, match="parameter detector is 'topic' but vision_msgs is not installed"):
         start()
+
+
+def test_rep155_humans_without_hri_msgs_end_start_up_naming_the_package(rclpy_module_context):
+    from deephar_ros.ros.perception_node import PerceptionNode
+
+    overrides = {"random_weights": True, "backend": "cpu-eager", "publish_humans": True}
+    # Nothing is published under a REP-155 name in a type HRI consumers would not match.
+    with pytest.raises(RuntimeError, match="publish_humans is true but hri_msgs is not installed"):
+        PerceptionNode(
+            context=rclpy_module_context,
+            namespace="/outputs_humans",
+            parameter_overrides=[Parameter(name, value=value) for name, value in overrides.items()],
+        )
+
+
+def test_live_parameters_are_set_over_the_parameter_service_and_take_effect(rig_factory):
+    rig = rig_factory()
+    client = AsyncParameterClient(rig.peer, rig.node.get_fully_qualified_name())
+    rig.spin_until(lambda: client.services_are_ready())
+
+    def call(future):
+        rig.spin_until(future.done)
+        return future.result()
+
+    def set_one(name: str, value) -> object:
+        (result,) = call(client.set_parameters([Parameter(name, value=value)])).results
+        return result
+
+    described = call(client.describe_parameters(["min_joint_confidence", "model"])).descriptors
+    assert not described[0].read_only and "Live" in described[0].description
+    assert described[1].read_only and "restart the node" in described[1].description
+    # what needs a restart, out of range, or the wrong type: refused with the reason
+    refused = set_one("model", "penn_multitask")
+    assert not refused.successful and "read-only" in refused.reason
+    assert not set_one("min_joint_confidence", 1.5).successful
+    assert not set_one("max_people", "many").successful
+    assert rig.node.parameters.min_joint_confidence == 0.2
+    # random weights: start-up's 0 lets every joint show; a threshold set live is used as given
+    assert set_one("min_joint_confidence", 1.0).successful
+    hidden = rig.publish(6_000 * 10**9)
+    rig.answer_for(hidden)
+    assert set_one("min_joint_confidence", 0.0).successful and set_one("marker_lifetime", 7.0).successful
+    shown = rig.publish(6_000 * 10**9 + FRAME_NS)
+    rig.answer_for(shown)
+    rig.spin_until(lambda: any(a.markers[0].header.stamp == shown.stamp for a in rig.received["markers"]))
+    # one reliable writer's messages come in order: the frame under threshold 1.0 had no markers
+    assert all(a.markers[0].header.stamp != hidden.stamp for a in rig.received["markers"])
+    newest = next(a for a in reversed(rig.received["markers"]) if a.markers[0].header.stamp == shown.stamp)
+    assert newest.markers[0].lifetime.sec == 7
+    # the detector's cadence and the people cap reach the pipeline; `enabled` is ~/enable's switch
+    assert set_one("detect_every_n_frames", 3).successful and set_one("max_people", 2).successful
+    rig.answer_for(rig.publish(6_001 * 10**9))
+    config = rig.node.stream.pipeline.config
+    assert (config.detect_every_n_frames, config.max_people) == (3, 2)
+    assert set_one("enabled", False).successful and not rig.node.enable_switch.enabled
+    assert set_one("enabled", True).successful and rig.node.enable_switch.enabled

@@ -14,6 +14,7 @@ import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from engine_doubles import NTU
+from geometry_msgs.msg import TransformStamped
 from node_rig import Loopback
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
@@ -28,8 +29,14 @@ from deephar_ros.msg import Skeleton
 from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
+from deephar_ros.ros.frame_transform import StaticTransforms, result_in_frame
 from deephar_ros.ros.image_conversion import image_to_rgb, rgb_to_image
-from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
+from deephar_ros.ros.parameters import (
+    LIVE_PARAMETERS,
+    PerceptionParameters,
+    declare_parameters,
+    live_change_refusal,
+)
 from deephar_ros.ros.perception_node import ApproximateTimeSynchronizer, PerceptionNode
 
 # --- frame slot -------------------------------------------------------------------------------
@@ -123,6 +130,38 @@ def declared(rclpy_context, **overrides) -> PerceptionParameters:
 def test_parameters_take_their_defaults_and_overrides(rclpy_context):
     parameters = declared(rclpy_context, random_weights=True, max_people=2, output_frame="base")
     assert parameters == PerceptionParameters(random_weights=True, max_people=2, output_frame="base")
+
+
+def test_live_parameters_are_writable_and_the_others_say_a_restart_is_needed(rclpy_context):
+    node = Node(
+        "descriptor_test",
+        context=rclpy_context,
+        parameter_overrides=[Parameter("random_weights", value=True)],
+    )
+    try:
+        declare_parameters(node)
+        names = list(PerceptionParameters.__dataclass_fields__)
+        for name, descriptor in zip(names, node.describe_parameters(names), strict=True):
+            live = name in LIVE_PARAMETERS
+            assert descriptor.read_only is not live, name
+            assert ("Live:" if live else "restart the node") in descriptor.description, name
+    finally:
+        node.destroy_node()
+    assert {
+        "min_joint_confidence",
+        "min_detection_score",
+        "max_people",
+        "smoothing",
+        "enabled",
+    } <= LIVE_PARAMETERS
+
+
+def test_a_live_change_is_checked_as_at_start_up():
+    topic = PerceptionParameters(random_weights=True, detector="topic")
+    refusal = live_change_refusal(topic, [Parameter("person_class_ids", value=[])])
+    assert refusal is not None and "person_class_ids is empty" in refusal
+    assert live_change_refusal(topic, [Parameter("person_class_ids", value=["1"])]) is None
+    assert live_change_refusal(topic, [Parameter("max_people", value=3)]) is None
 
 
 @pytest.mark.parametrize(
@@ -386,7 +425,30 @@ def test_a_stamp_going_back_resets_the_tracks_and_is_counted(harness):
     assert stats.conditions["stamp_backwards"] == backwards + 1
 
 
-def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(rclpy_module_context):
+def camera_mount() -> StaticTransforms:
+    """/tf_static of a camera 1.2 m above base_link looking along its x axis (REP-103 optical frame)."""
+    mount = TransformStamped(header=Header(frame_id="base_link"), child_frame_id="test_camera")
+    mount.transform.translation.z = 1.2
+    optical = mount.transform.rotation  # optical z forward = base x, x right = base -y, y down = base -z
+    optical.x, optical.y, optical.z, optical.w = -0.5, 0.5, -0.5, 0.5
+    static = StaticTransforms()
+    static.add([mount])
+    return static
+
+
+def test_output_frame_transforms_the_points_and_depth_gives_the_root_depth(rclpy_module_context, monkeypatch):
+    from deephar_ros.ros import perception_node
+
+    # tf2_ros (and tf2_msgs for /tf_static) are not on PyPI: the node's transform source is given the
+    # static transforms a robot's /tf_static would hold.
+    monkeypatch.setattr(perception_node, "transform_source", lambda node, qos: camera_mount())
+    camera_points = []  # each frame's joints in the camera frame, before the transform
+
+    def recording(result, transform):
+        camera_points.append(result.people[0].joints_3d.copy())
+        return result_in_frame(result, transform)
+
+    monkeypatch.setattr(perception_node, "result_in_frame", recording)
     harness = Loopback(
         rclpy_module_context,
         FRAME,
@@ -404,8 +466,13 @@ def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(rclp
         answer = harness.answer_for(header)
         assert answer.header.frame_id == "base_link"
         assert answer.skeletons[0].depth_source == Skeleton.DEPTH_FROM_IMAGE
-        root = answer.skeletons[0].positions[harness.node.stream.pipeline.layout.root]
-        assert root.z == pytest.approx(2.5, abs=0.3)
+        # the camera-frame root the worker computed, moved by the mount by hand
+        stream_root = harness.node.stream.pipeline.layout.root
+        root = answer.skeletons[0].positions[stream_root]
+        camera_root = camera_points[-1][stream_root]
+        assert camera_root[2] == pytest.approx(2.5, abs=0.3)
+        by_hand = (camera_root[2], -camera_root[0], 1.2 - camera_root[1])
+        assert (root.x, root.y, root.z) == pytest.approx(by_hand)
         if ApproximateTimeSynchronizer is None:  # our pairer counts what message_filters drops silently
             unpaired = harness.node.stats.bad_input["depth_unpaired"]
             # Images without depth wait in a queue of 5 for theirs; the sixth pushes the first out.
@@ -418,19 +485,18 @@ def test_output_frame_overrides_the_frame_id_and_depth_gives_the_root_depth(rclp
         harness.close()
 
 
-def test_the_clip_stride_follows_the_rate_of_the_processed_frames(rclpy_module_context):
+def test_the_rate_of_the_processed_frames_is_measured_and_clips_sample_by_time(rclpy_module_context):
     harness = Loopback(
         rclpy_module_context, FRAME, namespace="/rate_test", track_timeout=PATIENT_TRACK_TIMEOUT_S
     )
     try:
-        assert harness.node.stream.pipeline.actions.stride == authors_clip_stride(
-            "ntu60"
-        )  # 30 fps until measured
+        assert harness.node.stream.pipeline.actions.stride == authors_clip_stride("ntu60")
         for i in range(12):  # a 10 Hz camera
             harness.answer_for(harness.publish(8_000_000_000_000 + i * 100_000_000))
-        assert harness.node.stream.pipeline.actions.stride == authors_clip_stride("ntu60", 10.0) == 3
         assert harness.node.stream.pipeline.config.frame_rate_hz == pytest.approx(10.0)
-        harness.spin_until(lambda: harness.peer.last_diagnostics().get("clip_stride") == "3")
+        assert harness.node.stream.pipeline.actions.stride == authors_clip_stride("ntu60") == 8
+        assert harness.node.stream.pipeline.actions.spacing_ns == 266_666_667  # 8 / 30 s, whatever the rate
+        harness.spin_until(lambda: harness.peer.last_diagnostics().get("clip_stride") == "8")
         assert float(harness.peer.last_diagnostics()["frame_rate_hz"]) == pytest.approx(10.0)
     finally:
         harness.close()
@@ -483,3 +549,29 @@ def test_missing_weights_end_start_up_with_an_error_and_a_non_zero_exit(tmp_path
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 1
     assert "weights file not found" in finished.stderr and str(missing) in finished.stderr
+
+
+def test_a_frame_without_its_transform_is_processed_but_not_published(rclpy_module_context, monkeypatch):
+    from deephar_ros.ros import perception_node
+
+    monkeypatch.setattr(perception_node, "transform_source", lambda node, qos: camera_mount())
+    harness = Loopback(
+        rclpy_module_context,
+        FRAME,
+        namespace="/tf_missing_test",
+        qos_reliability="reliable",
+        output_frame="map",
+    )
+    try:
+        stats = harness.node.stats
+        unknown = harness.publish(6_100 * 10**9)  # map is not on /tf_static: no transform
+        harness.spin_until(lambda: stats.conditions["transform_missing"] == 1)
+        harness.spin_until_settled()
+        assert all(m.header.stamp != unknown.stamp for m in harness.received["skeletons"])
+        harness.spin_until(lambda: any("transform_missing" in w for w in harness.received["warnings"]))
+        assert any(
+            "no transform from the image's frame 'test_camera' to output_frame 'map'" in w
+            for w in harness.received["warnings"]
+        )
+    finally:
+        harness.close()

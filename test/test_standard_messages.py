@@ -1,6 +1,7 @@
 """FrameResult -> standard messages (deephar_ros/ros/standard_messages.py) and the ~/enable switch,
 without DDS. vision_msgs and hri_msgs are not installable here: stand-in dataclasses with their field
-names (vision_msgs 4.x, as in Humble, Jazzy and Kilted; hri_msgs IdsList) check the mapping."""
+names (vision_msgs 4.x, as in Humble, Jazzy and Kilted; hri_msgs 2.0 in hri_stand_ins.py) check the
+mapping."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
+from hri_stand_ins import HRI_STAND_INS, IdsList, Skeleton2D
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
@@ -20,10 +22,12 @@ from deephar_ros.ros.standard_messages import (
     PERSON_CLASS_ID,
     BodyPublishers,
     VisionTypes,
-    body_roi,
     detection_array,
     hinge_joint_state,
+    hri_types,
     label_info,
+    normalized_roi,
+    skeleton_2d,
     tracked_ids,
     vision_types,
 )
@@ -89,12 +93,6 @@ class LabelInfo:
     threshold: float = 0.0
 
 
-@dataclass
-class IdsList:
-    header: Header = field(default_factory=Header)
-    ids: list = field(default_factory=list)
-
-
 STAND_INS = VisionTypes(Detection2DArray, Detection2D, ObjectHypothesisWithPose, LabelInfo, VisionClass)
 
 
@@ -138,22 +136,74 @@ def test_label_info_names_the_person_class():
     assert info.threshold == pytest.approx(0.6)
 
 
-def test_vision_types_say_what_is_missing():
+@pytest.mark.parametrize("wanted_by", ["publish_detections is true", "detector is 'topic'"])
+def test_vision_types_say_what_is_missing_and_which_parameter_asked(wanted_by):
     try:
         import vision_msgs  # noqa: F401
     except ImportError:
-        with pytest.raises(RuntimeError, match="publish_detections is true but vision_msgs is not installed"):
-            vision_types()
+        with pytest.raises(RuntimeError, match=f"parameter {wanted_by} but vision_msgs is not installed"):
+            vision_types(wanted_by)
     else:  # a ROS 2 install: the real classes take the same mapping
-        array = detection_array(result(), HEADER, vision_types())
+        array = detection_array(result(), HEADER, vision_types(wanted_by))
         assert [d.id for d in array.detections] == ["b3", "b9"]
 
 
-def test_tracked_ids_and_rois_per_body():
+def test_hri_types_say_what_is_missing():
+    try:
+        import hri_msgs  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="publish_humans is true but hri_msgs is not installed"):
+            hri_types()
+    else:  # a ROS 2 install with hri_msgs: the real classes take the same mapping
+        skeleton = skeleton_2d(result().people[0], HEADER, 640, 480, hri_types(), 0.0)
+        assert len(skeleton.skeleton) == 18
+
+
+def test_tracked_ids_and_normalised_rois_per_body():
     ids = tracked_ids(result(), HEADER, IdsList)
     assert ids.ids == ["b3", "b9"] and ids.header is HEADER
-    roi = body_roi(result().people[1], 640, 480)  # clipped to the image, whole pixels
-    assert (roi.x_offset, roi.y_offset, roi.width, roi.height) == (0, 400, 50, 80)
+    first, second = (normalized_roi(p, HEADER, 640, 480, HRI_STAND_INS) for p in result().people)
+    assert first.header is HEADER
+    assert (first.xmin, first.ymin, first.xmax, first.ymax) == pytest.approx(
+        (10.5 / 640, 20 / 480, 110.5 / 640, 220 / 480)
+    )
+    assert first.c == pytest.approx(0.8)
+    # clipped to [0, 1] as hri_msgs requires: the box reaches past the left and bottom edges
+    assert (second.xmin, second.ymin, second.xmax, second.ymax) == pytest.approx(
+        (0.0, 400 / 480, 50 / 640, 1.0)
+    )
+
+
+def test_skeleton2d_fills_the_openpose_points_our_joints_have():
+    estimate = person(3, Box(0, 0, 640, 480))
+    estimate.joints_2d = np.array([[10.0 * i, 5.0 * i] for i in range(PA17J3D.num_joints)])
+    estimate.confidences = np.linspace(0.3, 1.0, PA17J3D.num_joints)
+    estimate.joints_2d[PA17J3D.index("left_ankle")] = np.nan
+    estimate.joints_2d[PA17J3D.index("right_knee")] = (-30.0, 900.0)  # outside the image
+    estimate.confidences[PA17J3D.index("right_shoulder")] = 0.1
+    skeleton = skeleton_2d(estimate, HEADER, 640, 480, HRI_STAND_INS, min_confidence=0.2)
+    points = skeleton.skeleton
+    assert skeleton.header is HEADER and len(points) == 18
+
+    def expected(joint: str) -> tuple[float, float, float]:
+        i = PA17J3D.index(joint)
+        return (10.0 * i / 640, 5.0 * i / 480, estimate.confidences[i])
+
+    def got(slot: int) -> tuple[float, float, float]:
+        return (points[slot].x, points[slot].y, points[slot].c)
+
+    # OpenPose's neck is the shoulders' mid-point: our thorax
+    assert got(Skeleton2D.NECK) == pytest.approx(expected("thorax"))
+    assert got(Skeleton2D.LEFT_WRIST) == pytest.approx(expected("left_wrist"))
+    assert got(Skeleton2D.RIGHT_HIP) == pytest.approx(expected("right_hip"))
+    knee_confidence = estimate.confidences[PA17J3D.index("right_knee")]
+    assert got(Skeleton2D.RIGHT_KNEE) == pytest.approx((0.0, 1.0, knee_confidence))  # clipped to the image
+    for slot in (Skeleton2D.NOSE, Skeleton2D.LEFT_EYE, Skeleton2D.RIGHT_EAR):  # we have none: not seen
+        assert got(slot) == (0.0, 0.0, 0.0)
+    assert got(Skeleton2D.LEFT_ANKLE) == (0.0, 0.0, 0.0)  # NaN
+    assert got(Skeleton2D.RIGHT_SHOULDER) == (0.0, 0.0, 0.0)  # below min_confidence
+    for point in points:
+        assert 0.0 <= point.x <= 1.0 and 0.0 <= point.y <= 1.0 and 0.0 <= point.c <= 1.0
 
 
 def test_joint_state_holds_elbow_and_knee_flexion():
@@ -173,7 +223,8 @@ def test_joint_state_holds_elbow_and_knee_flexion():
         joints[PA17J3D.index(name)] = point
     state = hinge_joint_state(person(1, Box(0, 0, 1, 1), joints), HEADER)
     assert state.header == HEADER
-    assert list(state.name) == ["right_elbow", "left_elbow"]
+    # human_description's joint names, suffixed with the body id as its URDF for body b1 names them
+    assert list(state.name) == ["r_elbow_b1", "l_elbow_b1"]
     assert list(state.position) == pytest.approx([math.pi / 2, 0.0], abs=1e-9)
     assert list(state.velocity) == [] and list(state.effort) == []
 
@@ -183,7 +234,26 @@ def test_joint_state_leaves_out_unconfident_hinges():
     estimate = person(1, Box(0, 0, 1, 1), joints)
     assert len(hinge_joint_state(estimate, HEADER).name) == 4
     estimate.confidences[PA17J3D.index("left_ankle")] = 0.1
-    assert "left_knee" not in hinge_joint_state(estimate, HEADER, min_confidence=0.2).name
+    assert "l_knee_b1" not in hinge_joint_state(estimate, HEADER, min_confidence=0.2).name
+
+
+def test_knees_bend_negative_as_the_human_description_urdf_limits_them():
+    joints = np.full((PA17J3D.num_joints, 3), np.nan)
+    place = {
+        "left_hip": (0, 1, 2),
+        "left_knee": (0, 1.4, 2),
+        "left_ankle": (0, 1.4, 2.4),  # bent a right angle
+        "left_shoulder": (0, 0, 2),
+        "left_elbow": (0, 0.3, 2),
+        "left_wrist": (0, 0.3, 1.7),  # bent a right angle
+    }
+    for name, point in place.items():
+        joints[PA17J3D.index(name)] = point
+    state = hinge_joint_state(person(4, Box(0, 0, 1, 1), joints), HEADER)
+    # l_elbow: axis 0 -1 0, limits 0..2.5; l_knee: axis 0 -1 0, limits -2.5..0
+    assert dict(zip(state.name, state.position, strict=True)) == pytest.approx(
+        {"l_elbow_b4": math.pi / 2, "l_knee_b4": -math.pi / 2}
+    )
 
 
 def test_body_publishers_follow_the_tracks():

@@ -4,7 +4,9 @@ Isaac ROS, yolo_ros and other detector nodes publish Detection2DArray with the h
 they ran on; the node pairs each image with the detections of the same stamp and crops those boxes.
 A detection is a person when one of its hypotheses has a class id in `person_class_ids` (strings,
 as ObjectHypothesis.class_id is: "person" for detectors that name classes, "0" for COCO indices);
-its score is the best such hypothesis's. vision_msgs is not on PyPI: the message is read by field
+its score is the best such hypothesis's. A person score outside [0, 1] (a logit, -5, 1e30, NaN) is
+no probability: the whole message is refused with an error naming it rather than publishing it as
+a detection_score. vision_msgs is not on PyPI: the message is read by field
 name, so tests pass stand-ins, and both the 4.x (bbox.center.position.x) and the older
 (bbox.center.x) layouts are read.
 """
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from deephar_ros.results import Box
+from deephar_ros.ros.image_conversion import ImageConversionError
 
 
 def _centre(bbox: Any) -> tuple[float, float]:
@@ -30,7 +33,12 @@ def _person_score(detection: Any, person_class_ids: frozenset[str]) -> float | N
     for result in detection.results:
         hypothesis = getattr(result, "hypothesis", result)  # ObjectHypothesisWithPose or ObjectHypothesis
         if str(hypothesis.class_id) in person_class_ids:
-            best = float(hypothesis.score) if best is None else max(best, float(hypothesis.score))
+            score = float(hypothesis.score)
+            if not 0.0 <= score <= 1.0:
+                raise ImageConversionError(
+                    f"detection '{detection.id}' scores a person {score}, outside [0, 1]: refused"
+                )
+            best = score if best is None else max(best, score)
     return best
 
 

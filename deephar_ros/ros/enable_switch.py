@@ -33,15 +33,18 @@ class EnableSwitch:
     def enabled(self) -> bool:
         return self._enabled.is_set()
 
+    def set(self, enabled: bool) -> None:
+        if enabled:
+            self._enabled.set()
+        else:
+            self._enabled.clear()
+
     def on_set_bool(self, request: SetBoolRequest, response: SetBoolResponse) -> SetBoolResponse:
         """Switch to request.data; the message says what changed, for `ros2 service call`."""
         wanted = bool(request.data)
         state = "enabled" if wanted else "disabled"
         changed = wanted != self.enabled
-        if wanted:
-            self._enabled.set()
-        else:
-            self._enabled.clear()
+        self.set(wanted)
         response.success = True
         response.message = state if changed else f"already {state}"
         return response

@@ -1,18 +1,25 @@
 """The perception node's parameters: declaration with descriptors and ranges, then validation.
 
-Ranges are enforced by rclpy when the parameters are declared (an override outside a range
-raises there); the choices among strings and the cross-parameter rules are checked here. All
-parameters are read-only: each one shapes the pipeline or a subscription built at start-up.
+Ranges are enforced by rclpy when the parameters are declared or set (a value outside a range
+is refused there); the choices among strings and the cross-parameter rules are checked here, at
+start-up and for every change at run time (`live_change_refusal`). The thresholds, smoothing, the
+detector's cadence, the people cap, the marker lifetime and `enabled` are live (LIVE_PARAMETERS,
+`ros2 param set`); every other one shapes the network, the pipeline or a subscription built at
+start-up, so it is read-only and its descriptor says a restart is needed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from deephar_ros.action_buffer import SCORINGS
+from deephar_ros.choices import PRECISIONS
 from deephar_ros.config import preset_names
 from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import BACKEND_NAMES
@@ -20,10 +27,25 @@ from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES
 from deephar_ros.weights_download import RELEASED_DETECTORS
 
 RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
-from deephar_ros.choices import PRECISIONS
 # "topic": boxes from another detector's vision_msgs/Detection2DArray on detections_in (ROS installs).
 DETECTOR_CHOICES = (*DETECTORS, "topic")
 TRANSPORT_CHOICES = ("raw", "compressed")
+# Parameters `ros2 param set` may change while the node runs (perception_node.py applies them).
+LIVE_PARAMETERS = frozenset(
+    {
+        "enabled",
+        "min_detection_score",
+        "min_joint_confidence",
+        "max_people",
+        "detect_every_n_frames",
+        "smoothing",
+        "action_top_k",
+        "person_class_ids",
+        "marker_lifetime",
+    }
+)
+RESTART_NOTE = " Read-only: restart the node to change it."
+LIVE_NOTE = " Live: `ros2 param set` applies it from the next frame."
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,7 @@ class PerceptionParameters:
     model: str = "ntu_multitask"
     backend: str = "auto"
     device: str = "auto"
+    precision: str = "fp32"
     detector: str = "hog"
     detector_weights: str = ""
     person_class_ids: tuple[str, ...] = ("person", "0")
@@ -58,7 +81,6 @@ class PerceptionParameters:
     output_frame: str = ""
     qos_reliability: str = "auto"
     qos_depth: int = 5
-    precision: str = "fp32"
     publish_debug_image: bool = False
     marker_lifetime: float = 0.5
     diagnostics_period: float = 1.0
@@ -67,6 +89,7 @@ class PerceptionParameters:
     publish_joint_states: bool = False
     publish_detections: bool = False
     publish_humans: bool = False
+    enabled: bool = True
 
 
 # name -> (description, (low, high) for numbers or None)
@@ -75,6 +98,11 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "model": ("Network preset: ntu_multitask (3D, NTU actions) or penn_multitask (2D, Penn).", None),
     "backend": (f"Inference back end: {', '.join(BACKEND_NAMES)}.", None),
     "device": ("Inference device: auto, cpu, cuda or cuda:N.", None),
+    "precision": (
+        f"CPU arithmetic: {', '.join(PRECISIONS)}; reduced/auto take bf16 only where the precision "
+        "guard measured it safe for these weights (deephar-ros check-precision), else fp32.",
+        None,
+    ),
     "detector": (f"Person detector: {', '.join(DETECTOR_CHOICES)}.", None),
     "detector_weights": (
         "A YOLOX detector's ONNX file; empty: the one `deephar-ros download --detector NAME` cached.",
@@ -94,18 +122,17 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
         "Person boxes scoring below this are ignored; -1: the detector's own (hog 0.6, yolox 0.3).",
         (-1.0, 1.0),
     ),
-    "min_joint_confidence": ("Joints below this confidence are left out of the markers.", (0.0, 1.0)),
+    "min_joint_confidence": (
+        "Joints below this confidence are left out of the markers, TF and the REP-155 outputs"
+        " (random_weights: 0 at start-up, so untrained joints show; a value set live is used as given).",
+        (0.0, 1.0),
+    ),
     "max_people": ("Most people estimated per frame (largest boxes first).", (1, 64)),
     "flip_tta": ("Average each crop with its mirror image (twice the network time).", None),
     "action_every_n_frames": ("Run the action head on every n-th frame of a track.", (1, 1000)),
     "clip_stride": (
         "Frames between the samples of an action clip; 0: the authors' for the label set.",
         (0, 1000),
-    "precision": (
-        f"CPU arithmetic: {', '.join(PRECISIONS)}; reduced/auto take bf16 only where the precision "
-        "guard measured it safe for these weights (deephar-ros check-precision), else fp32.",
-        None,
-    ),
     ),
     "action_top_k": ("Labels per action message, best first; 0 for all.", (0, 1000)),
     "action_scoring": (
@@ -131,7 +158,11 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "image_transport": ("raw: subscribe to image; compressed: to image/compressed (JPEG, PNG).", None),
     "use_depth": ("Pair each image with the aligned depth image for the root depth.", None),
     "depth_slop": ("Largest stamp difference (s) between a paired image and depth image.", (0.0, 1.0)),
-    "output_frame": ("frame_id of every output; empty: the source image's frame_id.", None),
+    "output_frame": (
+        "Frame of every output: the 3D points are transformed by TF at the image stamp (needs the"
+        " transform from the image's frame); empty: the image's own frame_id.",
+        None,
+    ),
     "qos_reliability": (
         f"Reliability of the camera subscriptions: {', '.join(RELIABILITY_CHOICES)}"
         " (auto: reliable when every publisher of the topic is, else best_effort).",
@@ -139,16 +170,21 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     ),
     "qos_depth": ("History depth of the camera subscriptions.", (1, 1000)),
     "publish_debug_image": ("Publish the annotated image on debug_image.", None),
-    "marker_lifetime": ("Seconds a skeleton marker stays without an update; 0: forever.", (0.0, 3600.0)),
+    "marker_lifetime": (
+        "Least seconds a skeleton marker stays without an update (markers live 3 measured frame"
+        " intervals when that is longer, so they never blink); 0: forever.",
+        (0.0, 3600.0),
+    ),
     "diagnostics_period": ("Seconds between /diagnostics messages.", (0.05, 3600.0)),
     "random_weights": ("Random network weights: plumbing tests only, the outputs mean nothing.", None),
     "publish_tf": (
-        "Broadcast TF frames body_<id> (root joint, in the output frame) and body_<id>/<joint> under it;"
-        " needs tf2_ros.",
+        "Broadcast REP-155 TF frames: body_<id> at the mid-hip (x forward, z up) and <link>_<id> per joint"
+        " under it (human_description link names); needs tf2_ros.",
         None,
     ),
     "publish_joint_states": (
-        "Publish sensor_msgs/JointState of elbow and knee flexion (rad) on /humans/bodies/<id>/joint_states.",
+        "Publish sensor_msgs/JointState on /humans/bodies/<id>/joint_states: the human_description elbow"
+        " and knee joints (l_elbow_<id>, ...; rad), the only ones a skeleton of points defines.",
         None,
     ),
     "publish_detections": (
@@ -157,16 +193,20 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
         None,
     ),
     "publish_humans": (
-        "REP-155 topics: /humans/bodies/<id>/roi (sensor_msgs/RegionOfInterest) and, where hri_msgs is"
-        " installed, /humans/bodies/tracked (hri_msgs/IdsList).",
+        "REP-155 topics (needs hri_msgs): /humans/bodies/tracked (IdsList), /humans/bodies/<id>/roi"
+        " (NormalizedRegionOfInterest2D) and /humans/bodies/<id>/skeleton2d (Skeleton2D).",
         None,
     ),
+    "enabled": ("false: images are ignored and tracks retire (as the ~/enable service does).", None),
 }
 
 
 def _descriptor(name: str) -> ParameterDescriptor:
     description, bounds = _DESCRIPTIONS[name]
-    descriptor = ParameterDescriptor(name=name, description=description, read_only=True)
+    live = name in LIVE_PARAMETERS
+    descriptor = ParameterDescriptor(
+        name=name, description=description + (LIVE_NOTE if live else RESTART_NOTE), read_only=not live
+    )
     default = getattr(PerceptionParameters, name)
     if bounds is not None and isinstance(default, int) and not isinstance(default, bool):
         descriptor.integer_range = [IntegerRange(from_value=int(bounds[0]), to_value=int(bounds[1]), step=1)]
@@ -185,13 +225,42 @@ def declare_parameters(node: Node) -> PerceptionParameters:
     """
     for field in fields(PerceptionParameters):
         node.declare_parameter(field.name, field.default, _descriptor(field.name))
-    values = {field.name: node.get_parameter(field.name).value for field in fields(PerceptionParameters)}
-    for field in fields(PerceptionParameters):  # rclpy gives string arrays back as lists
-        if isinstance(field.default, tuple):
-            values[field.name] = tuple(values[field.name])
+    values = {field.name: _declared_value(node, field.name) for field in fields(PerceptionParameters)}
     parameters = PerceptionParameters(**values)
     validate(parameters)
     return parameters
+
+
+def _declared_value(node: Node, name: str) -> object:
+    """A declared parameter's value; string arrays as tuples, and a YAML `[]` (which rcl reads as
+    a parameter of no type, "not initialized") as the empty tuple."""
+    try:
+        value = node.get_parameter(name).value
+    except ParameterUninitializedException:
+        value = ()
+    return tuple(value) if isinstance(getattr(PerceptionParameters, name), tuple) else value
+
+
+def changed(parameters: PerceptionParameters, changes: Iterable[Parameter]) -> PerceptionParameters:
+    """parameters with the values of a `ros2 param set` (string arrays as tuples)."""
+    values = {
+        change.name: tuple(change.value) if isinstance(change.value, list | tuple) else change.value
+        for change in changes
+    }
+    return replace(parameters, **values)
+
+
+def live_change_refusal(parameters: PerceptionParameters, changes: Iterable[Parameter]) -> str | None:
+    """Why a run-time change cannot be applied (the reason `ros2 param set` prints), or None.
+
+    rclpy has already refused read-only parameters, wrong types and values out of range; this
+    checks the choices and combinations, as at start-up.
+    """
+    try:
+        validate(changed(parameters, changes))
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def validate(parameters: PerceptionParameters) -> None:
@@ -200,6 +269,8 @@ def validate(parameters: PerceptionParameters) -> None:
         raise ValueError(f"parameter model='{parameters.model}' is not one of {preset_names()}")
     if parameters.backend not in BACKEND_NAMES:
         raise ValueError(f"parameter backend='{parameters.backend}' is not one of {BACKEND_NAMES}")
+    if parameters.precision not in PRECISIONS:
+        raise ValueError(f"parameter precision='{parameters.precision}' is not one of {PRECISIONS}")
     if parameters.image_transport not in TRANSPORT_CHOICES:
         raise ValueError(
             f"parameter image_transport='{parameters.image_transport}' is not one of {TRANSPORT_CHOICES}"
@@ -218,6 +289,11 @@ def validate(parameters: PerceptionParameters) -> None:
         raise ValueError(
             f"parameter detector_weights is set but detector='{parameters.detector}' takes no weights file"
         )
+    if parameters.detector == "topic" and not parameters.person_class_ids:
+        raise ValueError(
+            "parameter person_class_ids is empty with detector='topic': no detection would be a person;"
+            ' give the class ids of a person (e.g. ["person", "0"])'
+        )
     if parameters.detector == "topic" and parameters.use_depth:
         raise ValueError("parameter detector='topic' cannot be combined with use_depth (yet): choose one")
     if parameters.qos_reliability not in RELIABILITY_CHOICES:
@@ -230,5 +306,3 @@ def validate(parameters: PerceptionParameters) -> None:
         )
     if parameters.weights and parameters.random_weights:
         raise ValueError("parameters weights and random_weights are both set: choose one")
-    if parameters.precision not in PRECISIONS:
-        raise ValueError(f"parameter precision='{parameters.precision}' is not one of {PRECISIONS}")

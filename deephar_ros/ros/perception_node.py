@@ -6,14 +6,19 @@ Pipeline. Callbacks only convert and validate messages and put the frame in a on
 worker thread runs the newest frame through the stream, so a busy network drops old frames
 (counted) instead of building latency, then publishes. Every bad input is refused with a throttled
 warning, counted in the diagnostics, and the node keeps serving. `~/enable` (std_srvs/SetBool)
-pauses it: images are ignored (not counted), so its tracks retire as for a stopped camera.
+pauses it: images are ignored (not counted), so its tracks retire as for a stopped camera; the
+`enabled` parameter is the same switch. The live parameters (parameters.LIVE_PARAMETERS) are
+checked when set and applied by the worker between frames, so a frame never sees half a change.
+With `output_frame` the 3D outputs are transformed by TF at the image stamp (frame_transform.py);
+a frame whose transform is missing is processed but not published, with a throttled warning.
+The timers run on the steady clock: `use_sim_time` without a /clock publisher stops no timer.
 
 Why a plain Node and not a lifecycle node (rclpy has rclpy.lifecycle.LifecycleNode from Humble
 to Kilted): the node owns no device that must be opened or released in steps; it loads its
 weights in the constructor, so a missing or wrong file ends the process at once with an error
 and a non-zero exit that `ros2 launch` shows; and a lifecycle node that no lifecycle manager
-configures publishes nothing and says nothing, the silent failure users complain about. Every
-parameter is read-only, so restarting the node is the reconfiguration path.
+configures publishes nothing and says nothing, the silent failure users complain about. What
+cannot change live is read-only and says so in its descriptor: restarting is its reconfiguration.
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ from typing import TypeVar
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
-from deephar_ros.detection import GivenBoxesDetector
+from deephar_ros.detection import GivenBoxesDetector, default_min_score
 from deephar_ros.drawing import draw_result, weights_banner
 from deephar_ros.engine import InferenceEngine, build_engine
 from deephar_ros.frame_rate import LostFrameCounter
@@ -47,6 +55,7 @@ from deephar_ros.ros.detection_input import boxes_from_detections
 from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array
 from deephar_ros.ros.enable_switch import EnableSwitch
 from deephar_ros.ros.frame_slot import ApproximateTimePairer, LatestSlot
+from deephar_ros.ros.frame_transform import TransformUnavailable, result_in_frame, transform_source
 from deephar_ros.ros.image_conversion import (
     ImageConversionError,
     camera_info_to_intrinsics,
@@ -56,9 +65,15 @@ from deephar_ros.ros.image_conversion import (
     image_to_rgb,
     rgb_to_image,
 )
-from deephar_ros.ros.markers import frame_markers
+from deephar_ros.ros.markers import MarkerLifetime, frame_markers
 from deephar_ros.ros.node_main import run_node
-from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
+from deephar_ros.ros.parameters import (
+    LIVE_PARAMETERS,
+    PerceptionParameters,
+    changed,
+    declare_parameters,
+    live_change_refusal,
+)
 from deephar_ros.ros.qos_matching import MatchedSubscription, publishers_reliability
 from deephar_ros.ros.result_messages import action_array, skeleton_array, time_to_ns
 from deephar_ros.ros.standard_messages import vision_types
@@ -74,6 +89,11 @@ NODE_NAME = "deephar_perception"
 WARNING_PERIOD_S = 5.0
 QOS_REFRESH_PERIOD_S = 1.0  # how often qos_reliability auto looks at the camera's publishers again
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+TF_STATIC_QOS = QoSProfile(
+    depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+# Another detector may publish the boxes of two frames out of order: wait for one more frame's.
+DETECTIONS_REORDER = 1
 Message = Image | CompressedImage | CameraInfo
 Converted = TypeVar("Converted")
 
@@ -119,6 +139,7 @@ def engine_for(parameters: PerceptionParameters) -> InferenceEngine:
         parameters.backend,
         parameters.device,
         random_weights=parameters.random_weights,
+        precision=parameters.precision,
     )
 
 
@@ -140,7 +161,6 @@ def pipeline_for(parameters: PerceptionParameters, engine: InferenceEngine) -> P
         action_scoring=parameters.action_scoring,
         mirrored_action_pass=parameters.mirrored_action_pass,
         action_window=parameters.action_window,
-        precision=parameters.precision,
         depth_scale_from_window=parameters.depth_scale_from_window,
         crop_source=parameters.crop_source,
         detect_every_n_frames=parameters.detect_every_n_frames,
@@ -179,12 +199,18 @@ class PerceptionNode(Node):
         self._reported_counts: dict[str, int] = {}
         self._reported_lost = 0
         self._lost_frames = LostFrameCounter()
-        self.enable_switch = EnableSwitch()
+        self.enable_switch = EnableSwitch(self.parameters.enabled)
         self._paused = False  # the last image arrived while disabled
+        self.marker_lifetime = MarkerLifetime(self.parameters.marker_lifetime)
+        self._live_lock = threading.Lock()
+        self._live_changes: set[str] = set()  # names set live, applied by the worker
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)  # timers that sim time cannot stop
+        self._transforms = transform_source(self, TF_STATIC_QOS) if self.parameters.output_frame else None
         self._create_publishers()
         self._create_subscriptions()
-        self.create_service(SetBool, "~/enable", self.enable_switch.on_set_bool)
-        self.create_timer(self.parameters.diagnostics_period, self._publish_diagnostics)
+        self.create_service(SetBool, "~/enable", self._on_enable)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(self.parameters.diagnostics_period, self._publish_diagnostics, clock=self._steady)
         self._worker = threading.Thread(target=self._work, name="deephar_inference", daemon=True)
         self._worker.start()
         if self.engine.random_weights:
@@ -231,9 +257,11 @@ class PerceptionNode(Node):
             "or a newer image's pair came first)"
         )
         if self.parameters.detector == "topic":
-            detections_type = vision_types().detection_array  # a clear start-up error without vision_msgs
+            # a clear start-up error without vision_msgs
+            detections_type = vision_types("detector is 'topic'").detection_array
             self._pairing, self._unpaired = "detections", "of the same stamp (the detector skipped it?)"
-            self._pairer = ApproximateTimePairer(0.0)  # detectors copy their image's header
+            # detectors copy their image's header
+            self._pairer = ApproximateTimePairer(0.0, reorder=DETECTIONS_REORDER)
             self._matched.append(
                 MatchedSubscription(self, detections_type, "detections_in", self._on_detections, qos, auto)
             )
@@ -261,7 +289,7 @@ class PerceptionNode(Node):
             MatchedSubscription(self, CameraInfo, "camera_info", self._on_camera_info, qos, auto)
         )
         if auto:
-            self.create_timer(QOS_REFRESH_PERIOD_S, self._refresh_subscriptions)
+            self.create_timer(QOS_REFRESH_PERIOD_S, self._refresh_subscriptions, clock=self._steady)
 
     def _refresh_subscriptions(self) -> None:
         """qos_reliability auto: follow the publishers' reliability when they change."""
@@ -305,23 +333,20 @@ class PerceptionNode(Node):
         if not self._pairing:
             self._submit(msg.header, image, received)
             return
-        pair, unpaired = self._pairer.add_colour(
+        pairs, unpaired = self._pairer.add_colour(
             time_to_ns(msg.header.stamp) / 1e9, (msg.header, image, received)
         )
         for _ in range(unpaired):
             self._refuse(
                 f"{self._pairing}_unpaired", f"no {self._pairing} paired with an image {self._unpaired}"
             )
-        if pair is not None:
-            self._submit_pair(pair)
+        self._submit_pairs(pairs)
 
     def _on_depth(self, msg: Image) -> None:
         depth = self._convert(depth_to_metres, msg, "depth")
         if depth is None:
             return
-        pair = self._pairer.add_depth(time_to_ns(msg.header.stamp) / 1e9, depth)
-        if pair is not None:
-            self._submit_pair(pair)
+        self._submit_pairs(self._pairer.add_depth(time_to_ns(msg.header.stamp) / 1e9, depth))
 
     def _on_detections(self, msg: object) -> None:
         """Another detector's boxes for one image (detector: topic); paired with it by stamp."""
@@ -330,9 +355,7 @@ class PerceptionNode(Node):
         )
         if boxes is None:
             return
-        pair = self._pairer.add_depth(time_to_ns(msg.header.stamp) / 1e9, boxes)
-        if pair is not None:
-            self._submit_pair(pair)
+        self._submit_pairs(self._pairer.add_depth(time_to_ns(msg.header.stamp) / 1e9, boxes))
 
     def _on_colour_and_depth(self, colour: Image | CompressedImage, depth_msg: Image) -> None:
         """A pair from message_filters' ApproximateTimeSynchronizer (ROS installs that have it)."""
@@ -372,13 +395,15 @@ class PerceptionNode(Node):
         if self.slot.put(_Frame(header, image, depth, boxes, received)):
             self.stats.frame_dropped()
 
-    def _submit_pair(self, pair: tuple[tuple[Header, np.ndarray | CompressedImage, float], object]) -> None:
-        """An image and what the pairer matched to it: its depth image, or its detections."""
-        (header, image, received), partner = pair
-        if self._pairing == "detections":
-            self._submit(header, image, received, boxes=partner)
-        else:
-            self._submit(header, image, received, depth=partner)
+    def _submit_pairs(
+        self, pairs: list[tuple[tuple[Header, np.ndarray | CompressedImage, float], object]]
+    ) -> None:
+        """Images and what the pairer matched to each, oldest first: its depth image, or its detections."""
+        for (header, image, received), partner in pairs:
+            if self._pairing == "detections":
+                self._submit(header, image, received, boxes=partner)
+            else:
+                self._submit(header, image, received, depth=partner)
 
     # Counting and throttled warnings.
 
@@ -404,6 +429,7 @@ class PerceptionNode(Node):
             if self.slot.closed:
                 return
             try:
+                self._apply_live_changes()
                 if frame is None:
                     self._on_silence()
                 else:
@@ -429,7 +455,7 @@ class PerceptionNode(Node):
                     self._last_header,
                     self.bones,
                     self.min_joint_confidence,
-                    self.parameters.marker_lifetime,
+                    self.marker_lifetime.minimum_s,
                 )
             )
 
@@ -439,32 +465,101 @@ class PerceptionNode(Node):
             image = self._convert(compressed_to_rgb, image, "image")
             if image is None:
                 return
-        frame_id = self.parameters.output_frame or frame.header.frame_id
+        image_frame = frame.header.frame_id
+        frame_id = self.parameters.output_frame or image_frame
         if not frame_id:
             self._notice(
                 Notice("frame_id_missing", "image has an empty frame_id and output_frame is not set")
             )
-        step = self.stream.process(image, time_to_ns(frame.header.stamp), frame.depth, frame.boxes)
+        stamp_ns = time_to_ns(frame.header.stamp)
+        step = self.stream.process(image, stamp_ns, frame.depth, frame.boxes)
         for notice in step.notices:
             self._notice(notice)
-        self._last_header = Header(stamp=frame.header.stamp, frame_id=frame_id)
-        self._publish(step, self._last_header, image)
         self.stats.frame_processed((time.monotonic() - frame.received) * 1000.0)
+        if frame_id != image_frame:
+            try:
+                transform = self._transforms.lookup(frame_id, image_frame, stamp_ns)
+            except TransformUnavailable as error:
+                self._notice(
+                    Notice(
+                        "transform_missing",
+                        f"no transform from the image's frame '{image_frame}' to output_frame "
+                        f"'{frame_id}' at the image stamp, the frame's outputs are not published: {error}",
+                    )
+                )
+                self._standard.retire(step.result.retired_track_ids)
+                return
+            step.result = result_in_frame(step.result, transform)
+        self._last_header = Header(stamp=frame.header.stamp, frame_id=frame_id)
+        self._publish(step, self._last_header, frame.header, image)
 
-    def _publish(self, step: StreamStep, header: Header, image: np.ndarray) -> None:
+    def _publish(self, step: StreamStep, header: Header, image_header: Header, image: np.ndarray) -> None:
+        """header: the output frame's, for the 3D outputs; image_header: the image's, for the 2D ones."""
         result = step.result
         self._skeletons.publish(skeleton_array(result, header))
         self._actions.publish(action_array(result, header, self.parameters.action_top_k))
-        markers = frame_markers(
-            result, header, self.bones, self.min_joint_confidence, self.parameters.marker_lifetime
-        )
+        lifetime = self.marker_lifetime.update(time.monotonic())
+        markers = frame_markers(result, header, self.bones, self.min_joint_confidence, lifetime)
         if markers.markers:
             self._markers.publish(markers)
-        self._standard.publish(result, header)
+        self._standard.publish(result, header, image_header)
         if self._debug_image is not None:
             banner = weights_banner(self.engine.random_weights)
             annotated = draw_result(image, result, self.bones, banner, self.min_joint_confidence)
-            self._debug_image.publish(rgb_to_image(annotated, header))
+            self._debug_image.publish(rgb_to_image(annotated, image_header))
+
+    # Live parameters: checked on the executor's thread, applied on the worker's between frames.
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """`ros2 param set` of a live parameter: refused with the reason, or queued for the worker.
+
+        rclpy has already refused the read-only ones and values out of range; parameters that are
+        not ours (use_sim_time) pass to rclpy's own handling.
+        """
+        ours = [parameter for parameter in parameters if parameter.name in LIVE_PARAMETERS]
+        if not ours:
+            return SetParametersResult(successful=True)
+        reason = live_change_refusal(self.parameters, ours)
+        if reason is not None:
+            return SetParametersResult(successful=False, reason=reason)
+        with self._live_lock:
+            self.parameters = changed(self.parameters, ours)
+            self._live_changes.update(parameter.name for parameter in ours)
+        if any(parameter.name == "enabled" for parameter in ours):
+            self.enable_switch.set(self.parameters.enabled)  # at once: images stop being taken now
+        self.get_logger().info(
+            "set live: " + ", ".join(f"{parameter.name}={parameter.value!r}" for parameter in ours)
+        )
+        return SetParametersResult(successful=True)
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        """~/enable: the switch, with the `enabled` parameter kept the same."""
+        response = self.enable_switch.on_set_bool(request, response)
+        if self.parameters.enabled != self.enable_switch.enabled:
+            self.set_parameters([Parameter("enabled", value=self.enable_switch.enabled)])
+        return response
+
+    def _apply_live_changes(self) -> None:
+        """The values set live since the last frame, into the pipeline and the outputs."""
+        with self._live_lock:
+            names, self._live_changes = self._live_changes, set()
+            parameters = self.parameters
+        if not names:
+            return
+        pipeline = self.stream.pipeline
+        min_score = parameters.min_detection_score
+        if min_score < 0:  # the detector's own, as at start-up (topic boxes: full-frame's)
+            min_score = default_min_score(pipeline.config.detector)
+        pipeline.min_score = pipeline.detector.min_score = min_score
+        pipeline.config.max_people = pipeline.detector.max_people = parameters.max_people
+        pipeline.config.detect_every_n_frames = parameters.detect_every_n_frames
+        if pipeline.config.smoothing != parameters.smoothing:
+            pipeline.config.smoothing = parameters.smoothing
+            pipeline.filters.clear()  # a filter switched back on starts from the next joints, not old ones
+        if "min_joint_confidence" in names:  # as given, with random weights too: the operator asked
+            self.min_joint_confidence = parameters.min_joint_confidence
+        self.marker_lifetime.minimum_s = parameters.marker_lifetime
+        self._standard.set_thresholds(self.min_joint_confidence, min_score)
 
     def _publish_diagnostics(self) -> None:
         """The stats, at WARN level naming every bad-input or condition count that grew since last time."""
@@ -488,6 +583,8 @@ class PerceptionNode(Node):
         self.stats.set_setting("enabled", str(self.enable_switch.enabled).lower())
         if self.engine.random_weights:
             warnings.append("random weights: every output is meaningless")
+        if self.get_parameter("use_sim_time").value and self.get_clock().now().nanoseconds == 0:
+            warnings.append("use_sim_time is true but no /clock has come: ROS time reads 0 (start the sim?)")
         if self.stream.clip_stride is not None:
             self.stats.set_setting("clip_stride", self.stream.clip_stride)
         if self.stream.frame_rate_hz is not None:

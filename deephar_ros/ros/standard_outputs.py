@@ -1,17 +1,17 @@
 """The optional standard outputs of the perception node, built from its parameters.
 
-TF frames per body and joint (publish_tf), per-body JointState and RegionOfInterest plus the REP-155
-list of tracked bodies (publish_joint_states, publish_humans), vision_msgs detections with a latched
-LabelInfo (publish_detections). All off by default; each one asked for on a ROS install that lacks
-its package stops the node at start-up naming the package. The message building lives in
-tf_frames.py and standard_messages.py; this class only owns the publishers.
+REP-155 TF frames per body (publish_tf), per-body JointState (publish_joint_states), the REP-155
+list of tracked bodies with each body's roi and skeleton2d (publish_humans, hri_msgs), vision_msgs
+detections with a latched LabelInfo (publish_detections). All off by default; each one asked for on
+an install that lacks its package stops the node at start-up naming the package. The message
+building lives in tf_frames.py and standard_messages.py; this class only owns the publishers.
 """
 
 from __future__ import annotations
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import JointState, RegionOfInterest
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 
 from deephar_ros.results import FrameResult
@@ -19,11 +19,12 @@ from deephar_ros.ros.parameters import PerceptionParameters
 from deephar_ros.ros.standard_messages import (
     HUMANS_BODIES,
     BodyPublishers,
-    body_roi,
     detection_array,
     hinge_joint_state,
-    ids_list_type,
+    hri_types,
     label_info,
+    normalized_roi,
+    skeleton_2d,
     tracked_ids,
     vision_types,
 )
@@ -46,45 +47,59 @@ class StandardOutputs:
         detection_threshold: float,
     ):
         """`detection_threshold`: the person box score threshold in force, which LabelInfo reports."""
+        self._node = node
         self._min_confidence = min_confidence
         self._tf = transform_broadcaster(node) if parameters.publish_tf else None
-        self._vision = vision_types() if parameters.publish_detections else None
+        self._vision = vision_types("publish_detections is true") if parameters.publish_detections else None
         if self._vision is not None:
             self._detections = node.create_publisher(self._vision.detection_array, "detections", qos)
-            labels = node.create_publisher(self._vision.label_info, "label_info", LATCHED_QOS)
-            header = Header(stamp=node.get_clock().now().to_msg())
-            labels.publish(label_info(header, detection_threshold, self._vision))
+            self._labels = node.create_publisher(self._vision.label_info, "label_info", LATCHED_QOS)
+            self._publish_labels(detection_threshold)
+        self._hri = hri_types() if parameters.publish_humans else None
 
         def per_body(leaf: str, message_type: type) -> BodyPublishers:
             return BodyPublishers(
                 leaf, lambda topic: node.create_publisher(message_type, topic, qos), node.destroy_publisher
             )
 
-        self._rois = per_body("roi", RegionOfInterest) if parameters.publish_humans else None
         self._joint_states = per_body("joint_states", JointState) if parameters.publish_joint_states else None
-        self._ids_type = ids_list_type() if parameters.publish_humans else None
-        self._tracked = (
-            node.create_publisher(self._ids_type, f"{HUMANS_BODIES}/tracked", qos) if self._ids_type else None
-        )
-        if parameters.publish_humans and self._ids_type is None:
-            node.get_logger().info(
-                f"hri_msgs is not installed: {HUMANS_BODIES}/tracked is not published (the per-body roi is)"
-            )
+        self._rois = self._skeletons = self._tracked = None
+        if self._hri is not None:
+            self._rois = per_body("roi", self._hri.roi)
+            self._skeletons = per_body("skeleton2d", self._hri.skeleton2d)
+            self._tracked = node.create_publisher(self._hri.ids_list, f"{HUMANS_BODIES}/tracked", qos)
 
-    def publish(self, result: FrameResult, header: Header) -> None:
-        """Every switched-on output of one frame; per-body topics of retired tracks go away."""
+    def set_thresholds(self, min_confidence: float, detection_threshold: float) -> None:
+        """New thresholds from a live parameter change; LabelInfo is latched again with the new one."""
+        self._min_confidence = min_confidence
+        if self._vision is not None:
+            self._publish_labels(detection_threshold)
+
+    def _publish_labels(self, threshold: float) -> None:
+        header = Header(stamp=self._node.get_clock().now().to_msg())
+        self._labels.publish(label_info(header, threshold, self._vision))
+
+    def publish(self, result: FrameResult, header: Header, image_header: Header) -> None:
+        """Every switched-on output of one frame; per-body topics of retired tracks go away.
+
+        header: the 3D outputs' (output frame); image_header: the 2D ones' (the image's frame).
+        """
         # TF refuses a frame without a parent name: skipped when the image has no frame_id.
         if self._tf is not None and header.frame_id:
             transforms = body_transforms(result, header, self._min_confidence)
             if transforms:
                 self._tf.sendTransform(transforms)
         if self._vision is not None:
-            self._detections.publish(detection_array(result, header, self._vision))
+            self._detections.publish(detection_array(result, image_header, self._vision))
         if self._tracked is not None:
-            self._tracked.publish(tracked_ids(result, header, self._ids_type))
+            self._tracked.publish(tracked_ids(result, image_header, self._hri.ids_list))
+        width, height = result.width, result.height
         for person in result.people:
             if self._rois is not None:
-                self._rois[person.track_id].publish(body_roi(person, result.width, result.height))
+                roi = normalized_roi(person, image_header, width, height, self._hri)
+                self._rois[person.track_id].publish(roi)
+                skeleton = skeleton_2d(person, image_header, width, height, self._hri, self._min_confidence)
+                self._skeletons[person.track_id].publish(skeleton)
             if self._joint_states is not None:
                 state = hinge_joint_state(person, header, self._min_confidence)
                 self._joint_states[person.track_id].publish(state)
@@ -92,6 +107,6 @@ class StandardOutputs:
 
     def retire(self, track_ids: list[int]) -> None:
         """Remove the per-body publishers of tracks that ended (TF frames just stop being updated)."""
-        for publishers in (self._rois, self._joint_states):
+        for publishers in (self._rois, self._skeletons, self._joint_states):
             if publishers is not None:
                 publishers.retire(track_ids)

@@ -1,17 +1,21 @@
-"""FrameResult -> TF frames per tracked body, in the REP-155 naming (`body_<id>`), without DDS.
+"""FrameResult -> TF frames per tracked body as REP-155 names and orients them, without DDS.
 
-The tree, per person (parent -> child):
+The tree, per person (parent -> child), checked against REP-155 ("Body Frames") and the
+human_description URDF (ros4hri/human_description, urdf/human-tpl.xacro):
 
-    <camera optical frame> -> body_<id>              at the root joint (pelvis)
-    body_<id>              -> body_<id>/<joint_name>  at the joint, relative to the root
+    <output frame> -> body_<id>          origin at the mid-point of the hips; x forward (out of the
+                                         body), z toward the head, y to the person's left (REP-103)
+    body_<id>      -> <link>_<id>        one frame per finite, confident joint, in body_<id>'s axes
 
-Joints hang under their body frame, not under the camera frame, so that a consumer reads one person's
-pose in its own frame (`lookup_transform("body_3", "body_3/left_wrist")`) and the camera frame carries
-one child per person. Every rotation is the identity: the network estimates joint positions, not the
-orientation of the body or of its parts, so every frame keeps the axes of the camera optical frame
-(x right, y down, z forward). Joints that are NaN (the 2D-only preset, a joint not estimated) or less
-confident than min_confidence get no frame; a person without a finite root joint gets none at all.
-TF has no deletion: a retired track's frames simply stop being updated.
+`<link>` is the human_description link at that point where the model has one (torso, l_shoulder,
+l_elbow, l_wrist, l_hip, l_knee, l_ankle and the right ones); the joints it has no link for keep
+our name (pelvis, spine, neck, head_top: its `head` link is the head's centre, not its top). The
+body axes come from the joints: z along mid-hip -> thorax, y along right -> left hip (shoulders
+when the hips are not both seen) made square to z, x = y cross z. A person without a confident
+mid-hip and torso gets no frame: REP-155 gives the body frame its own axes, and a frame whose
+axes are guessed would mislead. The joint frames carry no rotation of their own (the network
+estimates points, not limb orientations). TF has no deletion: a retired body's frames simply
+stop being updated.
 """
 
 from __future__ import annotations
@@ -21,15 +25,31 @@ from geometry_msgs.msg import Transform, TransformStamped, Vector3
 from rclpy.node import Node
 from std_msgs.msg import Header
 
-from deephar_ros.joints import PA17J3D
 from deephar_ros.results import FrameResult, PersonEstimate
+from deephar_ros.ros.frame_transform import quaternion
 
 try:  # part of every ROS 2 install, but not on PyPI
     from tf2_ros import TransformBroadcaster
 except ImportError:
     TransformBroadcaster = None
 
-ROOT_JOINT = PA17J3D.joint_names[PA17J3D.root]  # "pelvis", the root of both layouts
+# our joint -> the human_description link at the same point (REP-155's recommended names)
+HUMAN_DESCRIPTION_LINKS = {
+    "thorax": "torso",
+    "right_shoulder": "r_shoulder",
+    "left_shoulder": "l_shoulder",
+    "right_elbow": "r_elbow",
+    "left_elbow": "l_elbow",
+    "right_wrist": "r_wrist",
+    "left_wrist": "l_wrist",
+    "right_hip": "r_hip",
+    "left_hip": "l_hip",
+    "right_knee": "r_knee",
+    "left_knee": "l_knee",
+    "right_ankle": "r_ankle",
+    "left_ankle": "l_ankle",
+}
+MIN_AXIS_LENGTH_M = 1e-3  # shorter hip-to-torso or hip-to-hip vectors give no direction
 
 
 def body_id(track_id: int) -> str:
@@ -45,13 +65,14 @@ def body_frame(track_id: int) -> str:
 
 
 def joint_frame(track_id: int, joint_name: str) -> str:
-    return f"{body_frame(track_id)}/{joint_name}"
+    """`<link>_<bodyID>`: the human_description link name where there is one, else the joint's."""
+    return f"{HUMAN_DESCRIPTION_LINKS.get(joint_name, joint_name)}_{body_id(track_id)}"
 
 
 def body_transforms(
     result: FrameResult, header: Header, min_confidence: float = 0.0
 ) -> list[TransformStamped]:
-    """The transforms of every person of result; header is the output's (stamp, camera frame id)."""
+    """The transforms of every person of result; header is the output's (stamp, frame id)."""
     return [
         transform
         for person in result.people
@@ -59,22 +80,58 @@ def body_transforms(
     ]
 
 
+def body_pose(person: PersonEstimate, min_confidence: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(origin, rotation whose columns are the body's x, y, z) in the joints' frame; None when the
+    confident joints do not define them."""
+    joints = np.asarray(person.joints_3d, dtype=np.float64)
+    seen = np.all(np.isfinite(joints), axis=1) & (np.asarray(person.confidences) >= min_confidence)
+    index = {name: i for i, name in enumerate(person.joint_names) if seen[i]}
+
+    def point(name: str) -> np.ndarray | None:
+        return joints[index[name]] if name in index else None
+
+    def between(start: str, end: str) -> np.ndarray | None:
+        a, b = point(start), point(end)
+        return None if a is None or b is None else b - a
+
+    hips = between("right_hip", "left_hip")
+    origin = point("pelvis") if hips is None else point("right_hip") + hips / 2
+    top = point("thorax")
+    if origin is None or top is None:
+        return None
+    up = top - origin
+    if np.linalg.norm(up) < MIN_AXIS_LENGTH_M:
+        return None
+    z = up / np.linalg.norm(up)
+    for lateral in (hips, between("right_shoulder", "left_shoulder")):
+        if lateral is None:
+            continue
+        left = lateral - np.dot(lateral, z) * z
+        if np.linalg.norm(left) >= MIN_AXIS_LENGTH_M:
+            y = left / np.linalg.norm(left)
+            return origin, np.column_stack([np.cross(y, z), y, z])
+    return None
+
+
 def person_transforms(
     person: PersonEstimate, header: Header, min_confidence: float
 ) -> list[TransformStamped]:
-    """body_<id> in header's frame, then body_<id>/<joint> for each finite, confident joint."""
-    joints = np.asarray(person.joints_3d, dtype=np.float64)
-    names = list(person.joint_names)
-    root = joints[names.index(ROOT_JOINT) if ROOT_JOINT in names else 0]
-    if not np.all(np.isfinite(root)):
+    """body_<id> in header's frame, then <link>_<id> for each finite, confident joint."""
+    pose = body_pose(person, min_confidence)
+    if pose is None:
         return []
+    origin, rotation = pose
     parent = body_frame(person.track_id)
-    transforms = [_transform(header, parent, root)]
+    body = _transform(header, parent, origin)
+    body.transform.rotation = quaternion(rotation)
+    transforms = [body]
     joint_header = Header(stamp=header.stamp, frame_id=parent)
+    joints = np.asarray(person.joints_3d, dtype=np.float64)
     confidences = np.asarray(person.confidences, dtype=np.float64)
-    for name, point, confidence in zip(names, joints, confidences, strict=True):
+    in_body = (joints - origin) @ rotation  # each row: rotation.T @ (p - origin)
+    for name, point, offset, confidence in zip(person.joint_names, joints, in_body, confidences, strict=True):
         if np.all(np.isfinite(point)) and confidence >= min_confidence:
-            transforms.append(_transform(joint_header, joint_frame(person.track_id, name), point - root))
+            transforms.append(_transform(joint_header, joint_frame(person.track_id, name), offset))
     return transforms
 
 
