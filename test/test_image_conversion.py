@@ -15,7 +15,9 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
 from deephar_ros.ros.image_conversion import (
+    DEFAULT_MAX_IMAGE_PIXELS,
     MAX_IMAGE_PIXELS,
+    MAX_JPEG_SCANS,
     MIN_IMAGE_SIDE,
     ImageConversionError,
     camera_info_to_intrinsics,
@@ -460,3 +462,70 @@ def test_rgb_to_image_round_trips_and_keeps_the_header():
     np.testing.assert_array_equal(image_to_rgb(msg), RGB)
     with pytest.raises(ImageConversionError, match="uint8"):
         rgb_to_image(RGB.astype(np.float32), header)
+
+
+# The decode budget (issue 18): what passes the size cap but would still cost seconds to decode.
+
+
+def repeated_scans(jpeg: bytes, times: int) -> bytes:
+    """A progressive JPEG whose scans (from the first SOS to EOI) are written `times` over."""
+    first_scan = jpeg.index(b"\xff\xda")
+    return jpeg[:first_scan] + jpeg[first_scan:-2] * times + jpeg[-2:]
+
+
+def test_a_jpeg_far_too_small_for_the_pixels_it_declares_is_refused_before_decoding(no_decoding):
+    bomb = jpeg_declaring(4000, 4000)  # under the size cap: 16 MP from a few hundred bytes
+    assert len(bomb) < 3000 and MAX_IMAGE_PIXELS >= 4000 * 4000
+    with pytest.raises(ImageConversionError, match="no encoder compresses so far") as refused:
+        check_compressed(CompressedImage(format="jpeg", data=bomb))
+    assert refused.value.reason == "too_compressed"
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".png"])
+def test_a_real_flat_image_of_the_largest_default_size_passes_the_ratio_check(extension):
+    """The flattest real frame compresses the most: a black 4096x4096 still holds bytes enough."""
+    black = np.zeros((DEFAULT_MAX_IMAGE_PIXELS // 4096, 4096, 3), np.uint8)
+    msg = CompressedImage(format=extension[1:], data=encoded(extension, black))
+    assert check_compressed(msg, DEFAULT_MAX_IMAGE_PIXELS) == (4096, 4096)
+
+
+def test_a_jpeg_repeating_its_scans_is_refused_before_decoding(no_decoding):
+    ok, progressive = cv2.imencode(".jpg", RGB, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert ok
+    scans = progressive.tobytes().count(b"\xff\xda")
+    assert scans <= MAX_JPEG_SCANS  # an encoder's own progressive JPEG passes
+    check_compressed(CompressedImage(format="jpeg", data=progressive.tobytes()))
+    bomb = repeated_scans(progressive.tobytes(), MAX_JPEG_SCANS // scans + 1)
+    with pytest.raises(ImageConversionError, match=r"a JPEG of \d+ scans") as refused:
+        compressed_to_rgb(CompressedImage(format="jpeg", data=bomb))
+    assert refused.value.reason == "jpeg_scans"
+
+
+@pytest.mark.parametrize(
+    ("pixels", "depth"),
+    [
+        (np.zeros((32, 40, 4), np.uint16), 16),  # 16-bit RGBA: 8 bytes a pixel
+        (np.zeros((32, 40), np.uint16), 16),  # 16-bit grey (a compressed depth image, not colour)
+    ],
+)
+def test_pngs_of_other_than_8_bit_samples_are_refused_before_decoding(pixels, depth, no_decoding):
+    ok, png = cv2.imencode(".png", pixels)
+    assert ok
+    with pytest.raises(ImageConversionError, match=f"PNG of {depth}-bit samples") as refused:
+        check_compressed(CompressedImage(format="png", data=png.tobytes()))
+    assert refused.value.reason == "png_format"
+
+
+def test_max_pixels_refuses_larger_images_of_every_kind(no_decoding):
+    limit = 40 * 32 - 1
+    for convert, msg in [
+        (check_compressed, CompressedImage(format="jpeg", data=encoded(".jpg"))),
+        (image_to_rgb, image_msg(RGB, "rgb8")),
+        (depth_to_metres, image_msg(np.zeros((32, 40), np.uint16), "16UC1")),
+    ]:
+        with pytest.raises(
+            ImageConversionError, match=rf"40x32 pixels, more than the {limit} allowed"
+        ) as refused:
+            convert(msg, max_pixels=limit)
+        assert refused.value.reason == "too_many_pixels"
+        convert(msg, max_pixels=limit + 1)

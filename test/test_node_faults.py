@@ -355,3 +355,36 @@ def test_a_compressed_image_declaring_an_absurd_size_is_refused_before_it_is_dec
     header = Header(stamp=Time(sec=9000), frame_id="test_camera")
     rig.peer.compressed_out.publish(CompressedImage(header=header, format="png", data=png.tobytes()))
     assert only_skeleton(rig.answer_for(header)).header.stamp == header.stamp
+
+
+def decode_budget_bombs() -> dict[str, bytes]:
+    """One compressed image per decode-budget refusal reason, each declaring a size under the hard cap."""
+    _, jpeg = cv2.imencode(".jpg", FRAME)
+    at = jpeg.tobytes().index(b"\xff\xc0")
+    too_compressed = jpeg.tobytes()[: at + 5] + (4000).to_bytes(2, "big") * 2 + jpeg.tobytes()[at + 9 :]
+    _, progressive = cv2.imencode(".jpg", FRAME, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    first_scan = progressive.tobytes().index(b"\xff\xda")
+    scans = progressive.tobytes()[first_scan:-2]
+    _, deep_png = cv2.imencode(".png", np.zeros((48, 64, 4), np.uint16))
+    return {
+        "too_compressed": too_compressed,  # 16 MP from a few kB
+        "jpeg_scans": progressive.tobytes()[:first_scan] + scans * 10 + b"\xff\xd9",
+        "png_format": deep_png.tobytes(),
+        "too_many_pixels": png_declaring(5000, 4000),  # over max_image_pixels, under the hard cap
+    }
+
+
+def test_decode_budget_refusals_are_counted_by_reason_on_diagnostics(rig_factory):
+    rig = rig_factory(image_transport="compressed")
+    stats = rig.node.stats
+    for data in decode_budget_bombs().values():
+        rig.peer.compressed_out.publish(
+            CompressedImage(header=Header(frame_id="test_camera"), format="jpeg", data=data)
+        )
+    keys = [f"bad_input.image_{reason}" for reason in decode_budget_bombs()]
+    rig.spin_until(lambda: all(rig.peer.last_diagnostics().get(key) == "1" for key in keys))
+    assert stats.bad_input["image"] == 0 and stats.processed == 0
+    _, png = cv2.imencode(".png", cv2.cvtColor(FRAME, cv2.COLOR_RGB2BGR))
+    header = Header(stamp=Time(sec=9000), frame_id="test_camera")
+    rig.peer.compressed_out.publish(CompressedImage(header=header, format="png", data=png.tobytes()))
+    assert only_skeleton(rig.answer_for(header)).header.stamp == header.stamp

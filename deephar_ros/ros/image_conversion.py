@@ -19,7 +19,15 @@ from deephar_ros.camera import CameraIntrinsics, depth_image_to_metres
 
 
 class ImageConversionError(ValueError):
-    """A message that cannot be turned into an image; the message says why."""
+    """A message that cannot be turned into an image; the message says why.
+
+    `reason` names a refusal of the decode budget (DECODE_BUDGET_REASONS), which the node counts
+    under a diagnostics key of its own; empty for a malformed message.
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 # encoding -> (numpy dtype, channels, OpenCV conversion to RGB or None when already RGB)
@@ -54,14 +62,38 @@ DEPTH_ENCODINGS = tuple(_DEPTH_ENCODINGS)
 MIN_IMAGE_SIDE = 32
 MAX_ASPECT_RATIO = 8.0
 
+# The decode budget. DEFAULT_MAX_IMAGE_PIXELS (the node's max_image_pixels) is a 4096x4096 frame: more
+# than 4K UHD (3840x2160) and any robot camera's colour stream; MAX_IMAGE_PIXELS (8192^2) stays the
+# hard cap. A compressed image must hold at least one byte per MAX_PIXELS_PER_BYTE pixels it declares:
+# baseline JPEG spends at least ~1.5 bytes per 16x16 block of a flat image (pixels / 170) and deflate
+# at most 1032:1 on an 8-bit PNG (pixels / 1032 for grey), so only a hand-made bomb is refused (a
+# 795-byte JPEG declaring 8192x8192 holds one byte per 84,000 pixels). libjpeg's progressive script
+# writes 10 scans (jcparam.c jpeg_simple_progression) and encoders that optimise scans a few tens;
+# each scan passes over every coefficient again, so a JPEG repeating scans by the thousand is refused.
+# PNGs are decoded from 8 bits per sample only, as image_transport's png plugin writes colour: a
+# 16-bit RGBA PNG costs 8 bytes and several passes per pixel, for nothing the network reads.
+DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096
+MAX_PIXELS_PER_BYTE = 2048
+MAX_JPEG_SCANS = 40
+PNG_BIT_DEPTH = 8
+PNG_COLOUR_TYPES = {0: "grey", 2: "RGB", 3: "palette", 4: "grey and alpha", 6: "RGBA"}
+# ImageConversionError.reason of each refusal by the budget: its diagnostics key is <kind>_<reason>.
+DECODE_BUDGET_REASONS = ("too_many_pixels", "too_compressed", "jpeg_scans", "png_format")
 
-def check_image_size(width: int, height: int, kind: str) -> None:
-    """Refuse a declared size that is empty, over MAX_IMAGE_PIXELS, too narrow or too small."""
+
+def check_image_size(width: int, height: int, kind: str, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
+    """Refuse a declared size that is empty, over MAX_IMAGE_PIXELS or max_pixels, too narrow or too small."""
     if width <= 0 or height <= 0:
         raise ImageConversionError(f"{kind} image has zero size ({width}x{height})")
-    if width * height > MAX_IMAGE_PIXELS:
+    if width * height > MAX_IMAGE_PIXELS:  # no camera sends it: a malformed message
         raise ImageConversionError(
             f"{kind} image declares {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS} allowed"
+        )
+    if width * height > max_pixels:  # a real size, over the operator's budget
+        raise ImageConversionError(
+            f"{kind} image declares {width}x{height} pixels, more than the {max_pixels} allowed "
+            "(max_image_pixels)",
+            "too_many_pixels",
         )
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
         raise ImageConversionError(
@@ -74,10 +106,10 @@ def check_image_size(width: int, height: int, kind: str) -> None:
         )
 
 
-def _raw_array(msg: Image, dtype: np.dtype, channels: int, kind: str) -> np.ndarray:
+def _raw_array(msg: Image, dtype: np.dtype, channels: int, kind: str, max_pixels: int) -> np.ndarray:
     """Check the header fields against the data and view the data as (H, W[, C]) without copying."""
     width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    check_image_size(width, height, kind)
+    check_image_size(width, height, kind, max_pixels)
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageConversionError(
@@ -98,7 +130,7 @@ def _raw_array(msg: Image, dtype: np.dtype, channels: int, kind: str) -> np.ndar
     return pixels.reshape(shape).astype(dtype, copy=False)
 
 
-def image_to_rgb(msg: Image) -> np.ndarray:
+def image_to_rgb(msg: Image, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """A colour or grey Image -> uint8 (H, W, 3) RGB, a fresh array the caller owns."""
     encoding = msg.encoding
     if encoding not in _COLOUR_ENCODINGS:
@@ -111,7 +143,7 @@ def image_to_rgb(msg: Image) -> np.ndarray:
         raise ImageConversionError(
             f"'{encoding}' packs two pixels per 4 bytes: width {msg.width} must be even"
         )
-    pixels = _raw_array(msg, dtype, channels, "colour")
+    pixels = _raw_array(msg, dtype, channels, "colour", max_pixels)
     if conversion is None:
         return np.array(pixels, dtype=np.uint8, order="C")
     return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
@@ -124,6 +156,7 @@ _JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Markers without a length field: TEM, SOI; EOI ends the image.
 _JPEG_STANDALONE_MARKERS = frozenset({0x01, 0xD8})
 _JPEG_EOI = 0xD9
+_JPEG_SOS = 0xDA  # start of scan
 # The next marker: 0xFF and a code (after any 0xFF fill bytes), but not a stuffed 0xFF (0xFF 0x00) or
 # a restart marker (RST0-7) inside entropy-coded data. Written without "\xff+" so that re scans for
 # the 0xFF in C (~0.5 ms per MB of JPEG).
@@ -132,12 +165,13 @@ _JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xff\xd0-\xd7]")
 MAX_JPEG_SEGMENTS = 1000
 
 
-def check_compressed(msg: CompressedImage) -> tuple[int, int]:
+def check_compressed(msg: CompressedImage, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
     """(width, height) of a JPEG or PNG CompressedImage from its headers alone; refuses anything else.
 
     Cheap (no decoding), so it can run in the subscription callback: a few kB of any format can
     declare a 20000x20000 image, which OpenCV would allocate and decode for seconds. Only the formats
-    image_transport sends are accepted, recognised by their first bytes, not the `format` field.
+    image_transport sends are accepted, recognised by their first bytes, not the `format` field; the
+    decode budget (max_pixels, MAX_PIXELS_PER_BYTE, MAX_JPEG_SCANS, 8-bit PNG) bounds the decode's cost.
     """
     data = bytes(msg.data)
     if not data:
@@ -145,22 +179,33 @@ def check_compressed(msg: CompressedImage) -> tuple[int, int]:
     if data.startswith(_PNG_SIGNATURE):
         sizes = [_png_size(data)]
     elif data.startswith(_JPEG_SIGNATURE):
-        sizes = _jpeg_frame_sizes(data)
+        sizes, scans = _jpeg_frame_sizes(data)
         if not sizes:
             raise ImageConversionError("compressed image: a JPEG without a frame header (SOFn marker)")
+        if scans > MAX_JPEG_SCANS:
+            raise ImageConversionError(
+                f"compressed image: a JPEG of {scans} scans, over the {MAX_JPEG_SCANS} any encoder writes",
+                "jpeg_scans",
+            )
     else:
         raise ImageConversionError(
             f"compressed image (format '{msg.format}') is neither JPEG nor PNG (it starts {data[:12]!r}): "
             "only the formats image_transport sends are decoded"
         )
     for width, height in sizes:
-        check_image_size(width, height, "compressed")
+        check_image_size(width, height, "compressed", max_pixels)
+        if len(data) * MAX_PIXELS_PER_BYTE < width * height:
+            raise ImageConversionError(
+                f"compressed image of {len(data)} bytes declares {width}x{height} pixels: under one byte "
+                f"per {MAX_PIXELS_PER_BYTE} pixels, no encoder compresses so far (a decompression bomb)",
+                "too_compressed",
+            )
     return sizes[0]
 
 
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+def compressed_to_rgb(msg: CompressedImage, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """A JPEG or PNG CompressedImage -> uint8 (H, W, 3) RGB. Decodes: call it on the worker thread."""
-    check_compressed(msg)
+    check_compressed(msg, max_pixels)
     # EXIF orientation ignored: the pixels must stay in the sensor's frame that camera_info describes.
     try:
         decoded = cv2.imdecode(
@@ -176,14 +221,22 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from the IHDR chunk that must follow a PNG's signature."""
-    if len(data) < 24 or data[12:16] != b"IHDR":
+    """(width, height) from the IHDR chunk that must follow a PNG's signature; 8-bit samples only."""
+    if len(data) < 26 or data[12:16] != b"IHDR":
         raise ImageConversionError("compressed image: a PNG without its IHDR header")
+    bit_depth, colour_type = data[24], data[25]
+    if bit_depth != PNG_BIT_DEPTH or colour_type not in PNG_COLOUR_TYPES:
+        kinds = ", ".join(PNG_COLOUR_TYPES.values())
+        raise ImageConversionError(
+            f"compressed image: a PNG of {bit_depth}-bit samples, colour type {colour_type}; decoded are "
+            f"{PNG_BIT_DEPTH}-bit {kinds} PNGs (image_transport's colour images)",
+            "png_format",
+        )
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def _jpeg_frame_sizes(data: bytes) -> list[tuple[int, int]]:
-    """(width, height) of every frame header (SOFn) in a JPEG, wherever it sits, up to EOI.
+def _jpeg_frame_sizes(data: bytes) -> tuple[list[tuple[int, int]], int]:
+    """(width, height) of every frame header (SOFn) in a JPEG, wherever it sits, up to EOI; its scans.
 
     Marker segments are skipped by their length fields (so an EXIF thumbnail's own frame header
     inside APP1 is not taken), and the next marker is searched for after a scan's entropy-coded data
@@ -191,33 +244,35 @@ def _jpeg_frame_sizes(data: bytes) -> list[tuple[int, int]]:
     second frame header after the first scan, are found.
     """
     sizes: list[tuple[int, int]] = []
+    scans = 0
     position = 2
     for _ in range(MAX_JPEG_SEGMENTS):
         match = _JPEG_NEXT_MARKER.search(data, position)
         if match is None or data[match.end() - 1] == _JPEG_EOI:
-            return sizes
+            return sizes, scans
         segment = match.end()  # just after the marker code
         if data[segment - 1] in _JPEG_STANDALONE_MARKERS:
             position = segment
             continue
         length = int.from_bytes(data[segment : segment + 2], "big")
         if length < 2 or segment + length > len(data):
-            return sizes  # truncated or corrupt: libjpeg stops here too
+            return sizes, scans  # truncated or corrupt: libjpeg stops here too
         if data[segment - 1] in _JPEG_FRAME_MARKERS and length >= 7:  # length, precision, height, width
             height = int.from_bytes(data[segment + 3 : segment + 5], "big")
             sizes.append((int.from_bytes(data[segment + 5 : segment + 7], "big"), height))
+        scans += data[segment - 1] == _JPEG_SOS
         position = segment + length
     raise ImageConversionError(f"compressed image: a JPEG of over {MAX_JPEG_SEGMENTS} marker segments")
 
 
-def depth_to_metres(msg: Image) -> np.ndarray:
+def depth_to_metres(msg: Image, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """A depth Image (16UC1 / mono16 mm, 32FC1 m) -> float32 (H, W) metres, NaN where invalid."""
     encoding = msg.encoding
     if encoding not in _DEPTH_ENCODINGS:
         raise ImageConversionError(
             f"unsupported depth encoding '{encoding}'; supported: {', '.join(DEPTH_ENCODINGS)}"
         )
-    pixels = _raw_array(msg, _DEPTH_ENCODINGS[encoding], 1, "depth")
+    pixels = _raw_array(msg, _DEPTH_ENCODINGS[encoding], 1, "depth", max_pixels)
     return depth_image_to_metres(pixels, encoding)
 
 

@@ -18,12 +18,14 @@ from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from deephar_ros import MAX_IMAGE_PIXELS
 from deephar_ros.action_buffer import SCORINGS
 from deephar_ros.choices import PRECISIONS
 from deephar_ros.config import preset_names
 from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import BACKEND_NAMES
 from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES
+from deephar_ros.ros.image_conversion import DEFAULT_MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
 from deephar_ros.weights_download import RELEASED_DETECTORS
 
 RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
@@ -76,6 +78,7 @@ class PerceptionParameters:
     smoothing: bool = False
     track_timeout: float = 1.0
     image_transport: str = "raw"
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     use_depth: bool = False
     depth_slop: float = 0.05
     output_frame: str = ""
@@ -156,6 +159,11 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "smoothing": ("One Euro filter on the joints of each track.", None),
     "track_timeout": ("Seconds without a match before a track retires.", (0.01, 3600.0)),
     "image_transport": ("raw: subscribe to image; compressed: to image/compressed (JPEG, PNG).", None),
+    "max_image_pixels": (
+        "Largest colour image (width x height) accepted or decoded; larger ones are refused and counted"
+        " (bad_input.image_too_many_pixels) before a byte is decoded.",
+        (MIN_IMAGE_SIDE**2, MAX_IMAGE_PIXELS),
+    ),
     "use_depth": ("Pair each image with the aligned depth image for the root depth.", None),
     "depth_slop": ("Largest stamp difference (s) between a paired image and depth image.", (0.0, 1.0)),
     "output_frame": (

@@ -23,6 +23,7 @@ cannot change live is read-only and says so in its descriptor: restarting is its
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -125,9 +126,9 @@ def camera_qos(parameters: PerceptionParameters, reliability: ReliabilityPolicy 
     )
 
 
-def _header_checked(msg: CompressedImage) -> CompressedImage:
-    """A compressed image whose header passed the checks (format, declared size); decoded later."""
-    check_compressed(msg)
+def _header_checked(msg: CompressedImage, max_pixels: int) -> CompressedImage:
+    """A compressed image whose header passed the checks (format, decode budget); decoded later."""
+    check_compressed(msg, max_pixels)
     return msg
 
 
@@ -245,10 +246,14 @@ class PerceptionNode(Node):
         )
         if self.parameters.image_transport == "compressed":
             colour_type, colour_topic = CompressedImage, self.resolve_topic_name("image") + "/compressed"
-            self._to_frame_image = _header_checked
+            self._to_frame_image = functools.partial(
+                _header_checked, max_pixels=self.parameters.max_image_pixels
+            )
         else:
             colour_type, colour_topic = Image, "image"
-            self._to_frame_image = image_to_rgb
+            self._to_frame_image = functools.partial(
+                image_to_rgb, max_pixels=self.parameters.max_image_pixels
+            )
         self._matched: list[MatchedSubscription] = []
         # What the colour images are paired with by stamp, if anything: "depth" or "detections".
         self._pairing = "depth" if self.parameters.use_depth else None
@@ -378,8 +383,8 @@ class PerceptionNode(Node):
         """converter(msg), or None after counting and warning when the message is bad."""
         try:
             return converter(msg)
-        except ImageConversionError as error:
-            self._refuse(reason, str(error))
+        except ImageConversionError as error:  # a decode-budget refusal is counted by its own reason
+            self._refuse(f"{reason}_{error.reason}" if error.reason else reason, str(error))
         except Exception as error:  # a case the validation missed must not end the executor's spin
             self._refuse(reason, f"unexpected {type(error).__name__} converting a message: {error}")
         return None
