@@ -35,17 +35,37 @@ def outlined_text(image: np.ndarray, text: str, origin: tuple[int, int], colour,
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
 
 
+# Points drawn lie within this many pixels of the origin: OpenCV takes int32 coordinates, and NaN,
+# infinities or 1e30 cast to int are garbage (or an OpenCV error), so such points are skipped.
+MAX_DRAWN_COORDINATE = 1 << 20
+
+
+def _drawable(values: np.ndarray) -> np.ndarray:
+    """True where every coordinate along the last axis is a number OpenCV can draw at."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.all(np.isfinite(values) & (np.abs(values) < MAX_DRAWN_COORDINATE), axis=-1)
+
+
 def _draw_person(image: np.ndarray, person: PersonEstimate, bones, min_confidence: float) -> None:
     colour = track_colour(person.track_id)
     box = person.box
-    cv2.rectangle(image, (round(box.x0), round(box.y0)), (round(box.x1), round(box.y1)), colour, 1)
-    points = np.round(person.joints_2d).astype(int)
+    corners = np.array([box.x0, box.y0, box.x1, box.y1])
+    if _drawable(corners):
+        cv2.rectangle(image, (round(box.x0), round(box.y0)), (round(box.x1), round(box.y1)), colour, 1)
+    drawable = _drawable(person.joints_2d) & np.isfinite(person.confidences)
+    points = np.round(np.where(drawable[:, None], person.joints_2d, 0)).astype(int)
     for a, b in bones:
-        if min(person.confidences[a], person.confidences[b]) >= min_confidence:
+        if (
+            drawable[a]
+            and drawable[b]
+            and min(person.confidences[a], person.confidences[b]) >= min_confidence
+        ):
             cv2.line(image, tuple(points[a]), tuple(points[b]), colour, 2, cv2.LINE_AA)
-    for point, confidence in zip(points, person.confidences, strict=True):
+    for point, confidence in zip(points[drawable], person.confidences[drawable], strict=True):
         filled = -1 if confidence >= max(min_confidence, 0.5) else 1
         cv2.circle(image, tuple(point), 3, colour, filled, cv2.LINE_AA)
+    if not _drawable(corners[:2]):
+        return
     label = f"#{person.track_id}"
     root_depth = person.joints_3d[0, 2]
     if math.isfinite(root_depth):

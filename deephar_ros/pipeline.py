@@ -63,6 +63,7 @@ from deephar_ros.crops import (
     warp_crops,
 )
 from deephar_ros.detection import PersonDetector, clean_boxes, create_detector, default_min_score
+from deephar_ros.finite_outputs import keep_finite_people
 from deephar_ros.joints import get_layout
 from deephar_ros.labels import load_labels
 from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box, FrameResult, PersonEstimate
@@ -322,6 +323,9 @@ class Pipeline:
         lap("crop")
 
         poses, features, mirrored_features = self._run_network(crops, len(people))
+        people, windows, poses, features, mirrored_features, non_finite = keep_finite_people(
+            people, windows, poses, features, mirrored_features
+        )
         people, windows, poses, features, mirrored_features = self._drop_repeated_people(
             people, windows, poses, features, mirrored_features
         )
@@ -352,6 +356,7 @@ class Pipeline:
             height=height,
             retired_track_ids=[*(reset_ids or []), *retired],
             time_reset=reset_ids is not None,
+            non_finite_people=non_finite,
         )
         for i, box in enumerate(people):
             result.people.append(

@@ -99,4 +99,5 @@ class FrameResult:
     people: list[PersonEstimate] = field(default_factory=list)
     retired_track_ids: list[int] = field(default_factory=list)
     time_reset: bool = False  # the stamp went back: every earlier track was retired, clips restarted
+    non_finite_people: int = 0  # people dropped: the network gave them NaN or absurd joints (finite_outputs)
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds

@@ -480,6 +480,9 @@ class PerceptionNode(Node):
         step = self.stream.process(image, stamp_ns, frame.depth, frame.boxes)
         for notice in step.notices:
             self._notice(notice)
+        if step.result.non_finite_people:  # the rest of the frame is published
+            dropped = f"{step.result.non_finite_people} person(s) dropped: the network gave NaN joints"
+            self._notice(Notice("non_finite_people", dropped))
         self.stats.frame_processed((time.monotonic() - frame.received) * 1000.0)
         if frame_id != image_frame:
             try:
