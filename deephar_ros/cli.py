@@ -129,6 +129,9 @@ def _check_precision(args: argparse.Namespace) -> int:
         source=args.images or args.video,
         conversion_cache_dir=args.cache_dir,
     )
+    if verdict.key:
+        key = verdict.key
+        print(f"compared: {key['fp32']} fp32 with {key['reduced']} on {key['cpu']} ({key['versions']})")
     if verdict.figures is not None:
         print("\n".join(verdict.figures.lines()))
     print("\n".join(f"reason: {reason}" for reason in verdict.reasons))

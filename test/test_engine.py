@@ -22,13 +22,13 @@ import torch
 from fidelity import assert_agrees
 from torch import nn
 
-from deephar_ros.backends import tensorrt
+from deephar_ros.backends import onnx_cache, trusted_cache
 from deephar_ros.config import get_preset
 from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, build_engine, create_engine
 from deephar_ros.spnet import SPNet
 
 HALF_PRECISION = {"rtol": 1e-2, "atol": 1e-2}
-FP32_BACKENDS = ("cpu-eager", "onnxruntime")
+FP32_BACKENDS = ("cpu-eager", "onnxruntime", "openvino")
 
 
 class TinySPNet(nn.Module):
@@ -240,14 +240,49 @@ def test_model_must_be_an_spnet_and_is_left_untouched(tiny_model: TinySPNet) -> 
     tiny_model.eval()
 
 
-def test_tensorrt_cache_key_follows_the_weights(tiny_model: TinySPNet) -> None:
-    digest = tensorrt.weights_digest(tiny_model)
-    assert digest == tensorrt.weights_digest(tiny_model)
+def test_cache_keys_follow_the_weights(tiny_model: TinySPNet) -> None:
+    digest = trusted_cache.weights_digest(tiny_model)
+    assert digest == trusted_cache.weights_digest(tiny_model)
     changed = TinySPNet(tiny_model.config)
     changed.load_state_dict(tiny_model.state_dict())
     with torch.no_grad():
         changed.classifier.bias[0] += 1e-3
-    assert tensorrt.weights_digest(changed) != digest
+    assert trusted_cache.weights_digest(changed) != digest
+    exports, other = onnx_cache.OnnxExports(tiny_model, None), onnx_cache.OnnxExports(changed, None)
+    assert exports.cache_name("frames") != other.cache_name("frames")
+    assert exports.cache_name("frames") != exports.cache_name("actions")
+    assert exports.cache_name("frames") == onnx_cache.OnnxExports(tiny_model, None).cache_name("frames")
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_a_second_engine_reads_the_onnx_export_from_the_cache(
+    tiny_model: TinySPNet, crops: np.ndarray, tmp_path, caplog: pytest.LogCaptureFixture, backend: str
+) -> None:
+    folder = tmp_path / "onnx"
+    first = create_engine(tiny_model, backend, export_cache_dir=folder)
+    names = sorted(path.name for path in folder.glob("*.onnx"))
+    assert len(names) == 2 and folder.stat().st_mode & 0o777 == 0o700  # frames and actions, private
+    with caplog.at_level(logging.INFO, logger=onnx_cache.__name__):
+        second = create_engine(tiny_model, backend, export_cache_dir=folder)
+    messages = [record.getMessage() for record in caplog.records if record.name == onnx_cache.__name__]
+    assert sum("from the cache" in message for message in messages) == 2, messages
+    np.testing.assert_array_equal(second.run_frames(crops[:2])[0], first.run_frames(crops[:2])[0])
+
+
+def test_an_altered_onnx_export_is_refused_and_made_again(
+    tiny_model: TinySPNet, crops: np.ndarray, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "onnx"
+    create_engine(tiny_model, "onnxruntime", export_cache_dir=folder)
+    exports = onnx_cache.OnnxExports(tiny_model, folder)
+    frames_file = folder / exports.cache_name("frames")
+    other = TinySPNet(tiny_model.config)  # a graph of other weights planted under this name
+    frames_file.write_bytes(onnx_cache.OnnxExports(other, None).graph("frames"))
+    with caplog.at_level(logging.INFO):
+        engine = create_engine(tiny_model, "onnxruntime", export_cache_dir=folder)
+    assert any("sha256 differs" in record.getMessage() for record in caplog.records)
+    assert_agrees(engine.run_frames(crops[:2])[0], eager_reference(tiny_model, crops[:2])[0], "pose")
+    assert exports.cache.verified_bytes(frames_file.name) is not None  # stored again, verified
 
 
 # ---- bad input -----------------------------------------------------------------------------------
@@ -300,7 +335,7 @@ def eager_outputs(
     return pose, features, eager.run_actions(features[None])
 
 
-@pytest.mark.parametrize("backend", ["onnxruntime", "cpu"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino", "cpu"])
 def test_spnet_backends_match_eager_on_the_reference_clip(
     ntu_reference_model: SPNet, reference_crops: np.ndarray, eager_outputs: tuple, backend: str
 ) -> None:
