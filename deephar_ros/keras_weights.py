@@ -10,7 +10,8 @@ moving statistics and those frozen soft-argmax constants at their Keras shapes; 
 give 12,834,928 (NTU) and 20,541,416 (Penn).
 
 Converted models are cached as our own checkpoint (.pt: config + state dict), which loads fast.
-Either kind of file holding a NaN or infinite weight is refused: it would load and output NaN.
+Either kind of file holding a NaN or infinite weight is refused: it would load and output NaN. So
+is one holding a weight over MAX_WEIGHT_MAGNITUDE (see there): finite, but no trained network's.
 """
 
 from __future__ import annotations
@@ -42,6 +43,31 @@ class WeightsFileError(ValueError):
 
 
 # ---- layout ----------------------------------------------------------------------------------------
+
+# Largest |weight| a loaded file may hold. Trained convolution kernels and BatchNormalization scales sit
+# within ~10 (weight decay and normalisation keep them there) and moving variances of normalised inputs
+# far below 1e4; 1e6 is two orders of magnitude above anything training gives, and low enough that
+# one such weight cannot overflow float32 in a layer (a 3e38 weight does at once, and every skeleton
+# is NaN). Between the two, the pipeline's per-frame guard drops any person whose outputs are NaN.
+MAX_WEIGHT_MAGNITUDE = 1e6
+
+
+def check_weight_values(values: np.ndarray, where: str) -> None:
+    """Refuse NaN, infinite or absurdly large weights (MAX_WEIGHT_MAGNITUDE), saying where they are."""
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating) or values.size == 0:
+        return  # counters such as BatchNorm's num_batches_tracked are no weights
+    non_finite = values.size - np.count_nonzero(np.isfinite(values))
+    if non_finite:
+        raise WeightsFileError(f"{where} holds {non_finite} NaN or infinite values (a corrupt file?)")
+    largest = float(np.max(np.abs(values)))
+    if largest > MAX_WEIGHT_MAGNITUDE:
+        raise WeightsFileError(
+            f"{where} holds a weight of magnitude {largest:.3g}, over the {MAX_WEIGHT_MAGNITUDE:g} "
+            "no trained network has (a corrupt or tampered file?)"
+        )
+
+
 def keras_weight_shapes(layer_name: str, module: nn.Module) -> dict[str, tuple[int, ...]]:
     """Keras weight name suffix -> Keras shape, for the module holding one Keras layer."""
     if isinstance(module, nn.BatchNorm2d):
@@ -161,12 +187,7 @@ def _read_keras_layers(path: Path, model: SPNet) -> Iterator[tuple[nn.Module, di
                             f"(a file of another model or preset?)"
                         )
                     array = weights[suffix][()]
-                    non_finite = array.size - np.count_nonzero(np.isfinite(array))
-                    if non_finite:
-                        raise WeightsFileError(
-                            f"{path}: layer {layer_name!r} weight {suffix!r} holds {non_finite} NaN or "
-                            "infinite values (a corrupt file?)"
-                        )
+                    check_weight_values(array, f"{path}: layer {layer_name!r} weight {suffix!r}")
                     arrays[suffix] = array
                 if isinstance(module, SoftArgmax2d):
                     _check_soft_argmax(path, layer_name, module, arrays)
@@ -289,13 +310,11 @@ def load_checkpoint(path: str | os.PathLike, config: SPNetConfig) -> SPNet:
             f"(differs in {differences})"
         )
     state = payload["state_dict"]
-    for key, tensor in state.items():
-        non_finite = tensor.numel() - int(torch.isfinite(tensor).sum())
-        if non_finite:  # they would load silently and turn every output into NaN
-            raise WeightsFileError(
-                f"checkpoint {path}: tensor {key!r} holds {non_finite} NaN or infinite values "
-                "(a corrupt file?)"
-            )
+    for key, tensor in state.items():  # bad values would load silently and turn every output into NaN
+        check_weight_values(
+            tensor.detach().cpu().float().numpy() if tensor.is_floating_point() else tensor.numpy(),
+            f"checkpoint {path}: tensor {key!r}",
+        )
     return model_from_state_dict(config, state)
 
 

@@ -9,6 +9,7 @@ import torch
 
 from deephar_ros.config import get_preset
 from deephar_ros.keras_weights import (
+    MAX_WEIGHT_MAGNITUDE,
     WeightsFileError,
     count_keras_parameters,
     keras_state_dict,
@@ -171,3 +172,34 @@ def test_non_finite_checkpoint_is_refused(tmp_path):
 def test_a_directory_is_named_as_such(tmp_path):
     with pytest.raises(WeightsFileError, match="is a directory, not a file"):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize("value", [3e38, -2e6])
+def test_finite_but_absurd_keras_weights_are_refused(ntu_reference_dir, tmp_path, value):
+    """3e38 loads as a float32 and turns every output into NaN: no trained network has such a weight."""
+    path = tmp_path / "weights.h5"
+    shutil.copyfile(ntu_reference_dir / "weights.h5", path)
+    layer, weight = "act6_action_pred_conv2h0", "kernel:0"
+    with h5py.File(path, "r+") as file:
+        dataset = file[f"{layer}/{layer}/{weight}"]
+        dataset[(0,) * dataset.ndim] = value
+    with pytest.raises(
+        WeightsFileError, match=rf"layer '{layer}' weight '{weight}' holds a weight of magnitude"
+    ):
+        load_model(path, NTU, cache_dir=tmp_path / "cache")
+
+
+def test_finite_but_absurd_checkpoint_is_refused_and_a_trained_range_loads(tmp_path):
+    model = random_model("ntu_multitask_pose")
+    with torch.no_grad():
+        model.entry_flow.conv1.weight[0, 0, 0, 0] = MAX_WEIGHT_MAGNITUDE / 2  # large, but possible
+    path = tmp_path / "pose.pt"
+    save_checkpoint(model, path)
+    load_model(path, "ntu_multitask_pose")
+    with torch.no_grad():
+        model.entry_flow.conv1.weight[0, 0, 0, 0] = 3e38
+    save_checkpoint(model, path)
+    with pytest.raises(
+        WeightsFileError, match=r"tensor 'entry_flow\.conv1\.weight' holds a weight of magnitude 3e\+38"
+    ):
+        load_model(path, "ntu_multitask_pose")
