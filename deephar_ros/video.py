@@ -10,7 +10,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -44,7 +44,10 @@ class FrameSource:
     before the frame count its container declares sets `ended_early` (a truncated file).
     """
 
-    def __init__(self, path: str | Path, fps: float | None = None, max_frames: int = 0) -> None:
+    def __init__(
+        self, path: str | Path, fps: float | None = None, max_frames: int = 0, exclude: Iterable[Path] = ()
+    ) -> None:
+        """`exclude`: files never read as frames (a previous run's outputs, when --out is the folder)."""
         self.path = Path(path)
         if max_frames < 0:
             raise ValueError(f"max_frames must be >= 0 (0 = all), got {max_frames}")
@@ -56,7 +59,12 @@ class FrameSource:
         self.unreadable: list[str] = []
         self.frames_read = 0
         if self.path.is_dir():
-            self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            excluded = {Path(p).resolve() for p in exclude}
+            self.files = sorted(
+                p
+                for p in self.path.iterdir()
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in excluded
+            )
             if not self.files:
                 raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {self.path}")
             self.fps = fps or DEFAULT_FOLDER_FPS

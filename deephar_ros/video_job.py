@@ -11,12 +11,20 @@ cleanly after the frame in hand (a second signal stops at once): the video conta
 the JSON lines kept, the summary says `interrupted`, and the exit status is 130 (SIGINT) or 143
 (SIGTERM). A video that ends before the frame count it
 declares (a truncated file) is reported and exits 1 after writing what it had.
+
+A run keeps what it finished (issue 18). A frame the pipeline fails on (an image it refuses, a
+network output it cannot use) is skipped, counted and listed in summary.json (`failed_frames`). A
+fatal error (a full disk, a back end that breaks) ends the run with one line on stderr and exit
+status 1, and the frames finished before it are moved into --out with a summary marked
+`incomplete`. Staging folders of runs killed outright (SIGKILL, power loss) are removed by the next
+run into the same --out, and --out is never read as input when it is the source folder itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import sys
@@ -24,6 +32,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import cv2
 
 from deephar_ros.detection import PersonDetector, create_detector
 from deephar_ros.drawing import draw_result, weights_banner
@@ -48,7 +58,14 @@ NO_WEIGHTS_MESSAGE = (
 # What a run writes into --out; the previous run's are replaced together at the end of a run.
 OUTPUT_FILES = ("frames.jsonl", "annotated.mp4", "annotated.avi", "contact_sheet.png", "summary.json")
 EXIT_TRUNCATED = 1
+EXIT_FAILED = 1
 EXIT_USAGE = 2
+# A staging folder whose run left no process id (or an unreadable one) is stale after this long.
+STALE_STAGING_S = 3600.0
+STAGING_PREFIX = ".partial-"
+STAGING_OWNER = "pid"
+# Per-frame failures printed on stderr; the rest are only counted and listed in summary.json.
+PRINTED_FAILURES = 10
 EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 
@@ -61,9 +78,23 @@ def main(args: argparse.Namespace) -> int:
     if not args.weights and not args.random_weights:
         print(NO_WEIGHTS_MESSAGE, file=sys.stderr)
         return EXIT_USAGE
+    if args.weights and Path(args.weights).is_dir():
+        print(
+            f"deephar-ros run: --weights {args.weights} is a directory: name the .h5/.hdf5 or .pt file in it",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.weights and not Path(args.weights).is_file():
         print(f"deephar-ros run: weights file not found: {args.weights}", file=sys.stderr)
         return EXIT_USAGE
+    if args.clip_stride is not None and args.clip_stride < 0:
+        print(
+            f"deephar-ros run: --clip-stride must be 0 (the authors') or a positive number of frames, "
+            f"got {args.clip_stride}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    out_dir = Path(args.out)
     try:  # the detector first: a missing detector file or onnxruntime fails before anything loads
         detector = create_detector(
             args.detector,
@@ -72,22 +103,58 @@ def main(args: argparse.Namespace) -> int:
             device=args.device,
             weights=args.detector_weights,
         )
-        source = FrameSource(args.source, fps=args.fps, max_frames=args.max_frames)
+        outputs = [out_dir / name for name in OUTPUT_FILES]  # a previous run's, never read as frames
+        source = FrameSource(args.source, fps=args.fps, max_frames=args.max_frames, exclude=outputs)
     except (ValueError, ImportError) as error:
         print(f"deephar-ros run: {error}", file=sys.stderr)
         return EXIT_USAGE
-    out_dir = Path(args.out)
     try:  # before the model loads: an unwritable --out fails at once
         out_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".partial-"))
+        remove_stale_staging(out_dir)
+        staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGING_PREFIX))
+        (staging / STAGING_OWNER).write_text(str(os.getpid()), encoding="utf-8")
     except OSError as error:
         source.close()
         print(f"deephar-ros run: cannot write to output folder {out_dir}: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
         return _run(args, source, detector, staging, out_dir)
+    except (ValueError, OSError, RuntimeError, ImportError) as error:  # weights or set-up: no frame yet
+        print(f"deephar-ros run: {error}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
+        source.close()
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_stale_staging(out_dir: Path) -> list[Path]:
+    """Remove the staging folders of runs that died without cleaning up (SIGKILL); the ones removed.
+
+    A staging folder names the process that writes it; one whose process is gone is stale, and one
+    naming none (or none readable) is stale after STALE_STAGING_S. A run in progress is left alone.
+    """
+    removed = []
+    for folder in out_dir.glob(f"{STAGING_PREFIX}*"):
+        if folder.is_dir() and _staging_is_stale(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _staging_is_stale(folder: Path) -> bool:
+    try:
+        pid = int((folder / STAGING_OWNER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return time.time() - folder.stat().st_mtime > STALE_STAGING_S
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class StopSignals:
@@ -160,14 +227,25 @@ def _run(
     sheet = ContactSheet()
     progress = ProgressBar(source.total)
     video = None
-    frames = detections = 0
+    frames = detections = non_finite = 0
+    failed: list[dict] = []
+    fatal: str | None = None
     track_ids: set[int] = set()
     started = time.perf_counter()
     with StopSignals() as stops:
         try:
             for frame in source:
-                result = pipeline.process(frame.image, frame.stamp_ns)
-                annotated = draw_result(frame.image, result, layout.bones, banner)
+                try:
+                    result = pipeline.process(frame.image, frame.stamp_ns)
+                    annotated = draw_result(frame.image, result, layout.bones, banner)
+                except (ValueError, RuntimeError, ArithmeticError, cv2.error) as error:  # this frame only
+                    failed.append({"index": frame.index, "error": f"{type(error).__name__}: {error}"})
+                    if len(failed) <= PRINTED_FAILURES:
+                        print(
+                            f"\nwarning: frame {frame.index} skipped: {failed[-1]['error']}", file=sys.stderr
+                        )
+                    continue
+                non_finite += result.non_finite_people
                 if video is None:
                     size = (annotated.shape[1], annotated.shape[0])
                     video = AnnotatedVideoWriter(staging / "annotated", source.fps, size)
@@ -182,18 +260,28 @@ def _run(
                     break
         except (KeyboardInterrupt, RunInterrupted):
             pass  # a second signal: stop at once
+        except Exception as error:  # fatal (a full disk, a broken back end): keep what was finished
+            fatal = f"{type(error).__name__}: {error}"
         finally:
             interrupted = stops.requested
             progress.finish()
-            records.close()
-            source.close()
-            if video is not None:
-                video.close()  # finishes the container: the video plays however the run ended
+            for closing in (records.close, source.close, video.close if video is not None else None):
+                try:  # the video's close finishes its container: it plays however the run ended
+                    if closing is not None:
+                        closing()
+                except OSError as error:
+                    fatal = fatal or f"{type(error).__name__}: {error}"
     elapsed = time.perf_counter() - started
     if frames == 0:
-        print(f"deephar-ros run: no frames could be read from {args.source}", file=sys.stderr)
-        return EXIT_INTERRUPTED[interrupted] if interrupted else EXIT_USAGE
-    sheet.save(staging / "contact_sheet.png")
+        reason = f" ({fatal})" if fatal else f" ({len(failed)} failed)" if failed else ""
+        print(f"deephar-ros run: no frames could be processed from {args.source}{reason}", file=sys.stderr)
+        return (
+            EXIT_INTERRUPTED[interrupted] if interrupted else EXIT_FAILED if fatal or failed else EXIT_USAGE
+        )
+    try:
+        sheet.save(staging / "contact_sheet.png")
+    except (OSError, cv2.error) as error:
+        fatal = fatal or f"{type(error).__name__}: {error}"
     ended_early = source.ended_early and interrupted is None
     summary = {
         "source": str(args.source),
@@ -209,7 +297,11 @@ def _run(
         "frames_declared": source.declared,
         "ended_early": ended_early,
         "interrupted": interrupted,
+        "incomplete": fatal is not None,
+        "fatal_error": fatal,
         "unreadable_images": source.unreadable,
+        "failed_frames": failed,
+        "people_dropped_non_finite": non_finite,
         "person_detections": detections,
         "tracks": len(track_ids),
         "seconds": round(elapsed, 3),
@@ -221,8 +313,18 @@ def _run(
             "contact_sheet": "contact_sheet.png",
         },
     }
-    (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    try:
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:  # a full disk: the frames finished are still worth keeping
+        fatal = fatal or f"{type(error).__name__}: {error}"
     _replace_outputs(staging, out_dir)
+    if fatal:
+        print(
+            f"deephar-ros run: stopped after {frames} frames by {fatal}; "
+            f"the finished frames are in {out_dir}/ (summary.json: incomplete)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     print(
         f"{frames} frames, {detections} person detections, {len(track_ids)} tracks, {summary['fps']:.2f} FPS "
         f"({engine.backend} {engine.precision} on {engine.device}); results in {out_dir}/"
@@ -233,6 +335,12 @@ def _run(
         )
     if source.unreadable:
         print(f"deephar-ros run: skipped {len(source.unreadable)} unreadable image(s)", file=sys.stderr)
+    if failed:
+        print(
+            f"deephar-ros run: skipped {len(failed)} frame(s) the pipeline failed on "
+            "(summary.json: failed_frames)",
+            file=sys.stderr,
+        )
     if interrupted:
         print(f"deephar-ros run: stopped by {interrupted} after {frames} frames", file=sys.stderr)
         return EXIT_INTERRUPTED[interrupted]
@@ -251,4 +359,5 @@ def _replace_outputs(staging: Path, out_dir: Path) -> None:
     for name in OUTPUT_FILES:
         (out_dir / name).unlink(missing_ok=True)
     for path in staging.iterdir():
-        path.replace(out_dir / path.name)
+        if path.name != STAGING_OWNER:
+            path.replace(out_dir / path.name)

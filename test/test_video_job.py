@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from deephar_ros import video_job
 from deephar_ros.labels import load_labels
@@ -383,3 +384,128 @@ def test_sigterm_finishes_the_video_and_the_json_lines(sample_video, tmp_path):
         count_video_frames(out / summary["outputs"]["video"]) == frames
     )  # the container was finished: every frame written plays
     assert not list(out.glob(".partial-*"))
+
+
+# A run keeps what it finished (issue 18).
+
+
+def error_lines(err: str) -> list[str]:
+    """The lines of stderr that are not the progress bar's."""
+    return [line for line in err.splitlines() if line.strip() and not line.startswith(("\r", "["))]
+
+
+def test_a_frame_the_pipeline_fails_on_is_skipped_counted_and_listed(tmp_path, capsys):
+    folder = folder_of_frames(tmp_path / "frames", 3)
+    cv2.imwrite(str(folder / "001b.png"), np.zeros((10, 10000, 3), np.uint8))  # over the pipeline's side
+    out = tmp_path / "out"
+    assert run(str(folder), *PLUMBING, "--out", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "frame 2 skipped" in err and "skipped 1 frame(s) the pipeline failed on" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 3 and summary["incomplete"] is False
+    (failure,) = summary["failed_frames"]
+    assert failure["index"] == 2 and "10000x10" in failure["error"]
+    assert [r["frame"] for r in read_records(out)] == [0, 1, 3]
+
+
+def test_a_fatal_error_keeps_the_finished_frames_and_a_summary_marked_incomplete(
+    tmp_path, capsys, monkeypatch
+):
+    write = video_job.JsonLinesWriter.write
+    written = []
+
+    def disk_fills_at_the_third_frame(writer, record):
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(record)
+        write(writer, record)
+
+    monkeypatch.setattr(video_job.JsonLinesWriter, "write", disk_fills_at_the_third_frame)
+    folder = folder_of_frames(tmp_path / "frames", 5)
+    out = tmp_path / "out"
+    assert run(str(folder), *PLUMBING, "--out", str(out)) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert line.startswith("deephar-ros run: stopped after 2 frames by OSError") and "No space left" in line
+    summary = json.loads((out / "summary.json").read_text())
+    assert (
+        summary["incomplete"] is True and "No space left" in summary["fatal_error"] and summary["frames"] == 2
+    )
+    assert len(read_records(out)) == 2 and (out / "contact_sheet.png").is_file()
+    assert not list(out.glob(".partial-*"))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("nan", "holds 1 NaN or infinite"),
+        ("absurd", "holds a weight of magnitude 3e+38"),
+        ("cut", "truncated"),
+    ],
+)
+def test_broken_weights_end_the_run_with_one_line(tmp_path, capsys, damage, message):
+    from deephar_ros.keras_weights import random_model, save_checkpoint
+
+    model = random_model("penn_multitask")
+    with torch.no_grad():
+        model.entry_flow.conv1.weight[0, 0, 0, 0] = float("nan") if damage == "nan" else 3e38
+    path = tmp_path / "weights.pt"
+    save_checkpoint(model, path)
+    if damage == "cut":
+        path.write_bytes(path.read_bytes()[:5000])
+    folder = folder_of_frames(tmp_path / "frames", 1)
+    argv = [
+        "--weights",
+        str(path),
+        "--model",
+        "penn_multitask",
+        "--detector",
+        "full-frame",
+        "--backend",
+        "cpu-eager",
+    ]
+    assert run(str(folder), *argv, "--out", str(tmp_path / "out")) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert line.startswith("deephar-ros run: ") and message in line
+
+
+def test_staging_folders_of_killed_runs_are_removed_and_a_live_one_kept(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    killed = out / ".partial-killed"
+    killed.mkdir()
+    (killed / "pid").write_text(finished.stdout.strip())  # that process is gone
+    old = out / ".partial-old"
+    old.mkdir()
+    (old / "frames.jsonl").write_text("")
+    os.utime(old, (time.time() - 2 * video_job.STALE_STAGING_S,) * 2)
+    live = out / ".partial-live"
+    live.mkdir()
+    (live / "pid").write_text(str(os.getppid()))  # a process that is running
+    folder = folder_of_frames(tmp_path / "frames", 1)
+    assert run(str(folder), *PLUMBING, "--out", str(out)) == 0
+    assert sorted(path.name for path in out.glob(".partial-*")) == [".partial-live"]
+
+
+def test_the_output_folder_is_never_read_as_input(tmp_path):
+    folder = folder_of_frames(tmp_path / "frames", 2)
+    for _ in range(2):  # the second run would read the first one's contact sheet as a third frame
+        assert run(str(folder), *PLUMBING, "--out", str(folder)) == 0
+        assert json.loads((folder / "summary.json").read_text())["frames"] == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--weights", "{tmp}"), "is a directory: name the .h5/.hdf5 or .pt file in it"),
+        (("--random-weights", "--clip-stride", "-4"), "--clip-stride must be 0 (the authors') or a positive"),
+    ],
+)
+def test_bad_options_are_refused_with_one_line(tmp_path, capsys, argv, message):
+    folder = folder_of_frames(tmp_path / "frames", 1)
+    argv = [arg.format(tmp=tmp_path) for arg in argv]
+    assert run(str(folder), *argv, "--out", str(tmp_path / "out")) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert message in line
