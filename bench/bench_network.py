@@ -7,7 +7,10 @@ Each row gives the median and the best time over repeated calls: on cores shared
 work the median says what a user gets, the best what the machine can do when left alone.
 Prints markdown rows for BENCHMARKS.md.
 
-    .venv/bin/python bench/bench_network.py --backends cpu-eager cpu-bf16 onnxruntime --batch-sizes 1 4 8
+    .venv/bin/python bench/bench_network.py --backends cpu-eager cpu-bf16 onnxruntime openvino openvino:bf16
+
+A back end named NAME:bf16 runs in bf16 without the precision guard (speed only: whether bf16 is
+close enough for given weights is `deephar-ros check-precision`'s question).
 """
 
 import argparse
@@ -21,7 +24,7 @@ import numpy as np
 import torch
 from machine import cpu_model
 
-from deephar_ros.engine import build_engine, load_network
+from deephar_ros.engine import create_engine, load_network
 from deephar_ros.spnet import SPNet
 
 # The authors' Keras code on the same 2 cores, one NTU 8-frame clip (issue 8).
@@ -50,28 +53,23 @@ def row(part: str, backend: str, batch: str, count: int, unit: str, times: tuple
 
 def bench_engine(args: argparse.Namespace, backend: str, cache_dir: str) -> None:
     batch_sizes, clips, seconds = sorted(args.batch_sizes), args.clips, args.seconds
-    engine = build_engine(
-        args.model,
-        args.weights,
-        backend,
-        random_weights=not args.weights,
-        conversion_cache_dir=cache_dir,
-        batch_sizes=tuple(batch_sizes),
-    )
+    name, _, precision = backend.partition(":")
+    network = load_network(args.model, args.weights, random_weights=not args.weights, cache_dir=cache_dir)
+    engine = create_engine(network, name, batch_sizes=tuple(batch_sizes), precision=precision or "fp32")
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (max(batch_sizes), 256, 256, 3), dtype=np.uint8)
     for batch_size in batch_sizes:
         times = timed(lambda b=batch_size: engine.run_frames(crops[:b]), seconds)
-        print(
-            row("frames", engine.backend, str(batch_size), batch_size, "person-frames/s", times), flush=True
-        )
+        label = f"{engine.backend} {engine.precision}"
+        print(row("frames", label, str(batch_size), batch_size, "person-frames/s", times), flush=True)
     num_frames = engine.config.num_frames
     _, features = engine.run_frames(crops[: min(len(crops), num_frames)])
     frame_features = np.resize(features, (num_frames, features.shape[1]))
     for count in clips:
         batch = np.ascontiguousarray(np.broadcast_to(frame_features, (count, *frame_features.shape)))
         times = timed(lambda b=batch: engine.run_actions(b), seconds)
-        print(row("actions", engine.backend, f"{count} clips", count, "clips/s", times), flush=True)
+        label = f"{engine.backend} {engine.precision}"
+        print(row("actions", label, f"{count} clips", count, "clips/s", times), flush=True)
 
 
 def bench_full_clip(model: SPNet, precision: str, seconds: float) -> None:

@@ -21,16 +21,16 @@ class OnnxRuntimeBackend(Backend):
     """Both parts of the network as ONNX graphs (deephar_ros.onnx_export) on onnxruntime's CPU.
 
     The crops are normalised by numpy into a preallocated float32 buffer (the CPU is where this
-    back end runs). The intra-op threads do not spin-wait after a run: spinning keeps the cores
-    busy while the rest of the pipeline (person detection) needs them (BENCHMARKS.md, "Start-up
-    and precision").
+    back end runs). The intra-op threads do not spin-wait after a run unless `spinning`: spinning
+    keeps the cores busy while the rest of the pipeline (person detection) needs them
+    (BENCHMARKS.md, "Start-up, precision and OpenVINO").
     """
 
     name = "onnxruntime"
     device = "cpu"
     precision = "fp32"
 
-    def __init__(self, exports: OnnxExports, batch_sizes: tuple[int, ...]) -> None:
+    def __init__(self, exports: OnnxExports, batch_sizes: tuple[int, ...], spinning: bool = False) -> None:
         reason = missing_requirement()
         if reason is not None:
             raise EngineUnavailableError(f"back end 'onnxruntime' unavailable: {reason}")
@@ -43,7 +43,7 @@ class OnnxRuntimeBackend(Backend):
         options.intra_op_num_threads = torch.get_num_threads()
         # Denormals cost microcode assists on x86 for values below 1e-38 (see torch_cpu.py).
         options.add_session_config_entry("session.set_denormal_as_zero", "1")
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         providers = ["CPUExecutionProvider"]
         self.frames_session = onnxruntime.InferenceSession(
             exports.graph("frames"), options, providers=providers
