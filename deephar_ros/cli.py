@@ -91,15 +91,19 @@ def _export_onnx(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    if args.detector is not None:
-        from deephar_ros.yolox_detector import fetch_yolox
+    try:
+        if args.detector is not None:
+            from deephar_ros.yolox_detector import fetch_yolox
 
-        path = fetch_yolox(args.detector, cache_dir=args.cache_dir, force=args.force, url=args.url)
-    else:
-        from deephar_ros.weights_download import fetch_released_weights
+            path = fetch_yolox(args.detector, cache_dir=args.cache_dir, force=args.force, url=args.url)
+        else:
+            from deephar_ros.weights_download import fetch_released_weights
 
-        preset = args.model or DEFAULT_PRESET
-        path = fetch_released_weights(preset, cache_dir=args.cache_dir, force=args.force, url=args.url)
+            preset = args.model or DEFAULT_PRESET
+            path = fetch_released_weights(preset, cache_dir=args.cache_dir, force=args.force, url=args.url)
+    except KeyboardInterrupt:  # the partial file is already removed: one line, no traceback
+        print("deephar-ros download: interrupted; the cache was left as it was", file=sys.stderr)
+        return 130
     print(path)
     return 0
 

@@ -321,7 +321,19 @@ def load_checkpoint(path: str | os.PathLike, config: SPNetConfig) -> SPNet:
 # ---- entry points -----------------------------------------------------------------------------------
 def convert_keras_file(path: str | os.PathLike, config: SPNetConfig) -> SPNet:
     """Build SPNet for `config` with the weights of a Keras file."""
-    return model_from_state_dict(config, keras_state_dict(path, SPNet(config)))
+    return model_from_state_dict(config, keras_state_dict(existing_weights_file(path), SPNet(config)))
+
+
+def existing_weights_file(path: str | os.PathLike) -> Path:
+    """`path` when it is a file; a clear error for a directory (h5py's own is an errno deep inside HDF5)."""
+    path = Path(path)
+    if path.is_dir():  # not "not found": it is there, but the file inside it was meant
+        raise WeightsFileError(
+            f"weights path {path} is a directory, not a file: name the .h5/.hdf5 or .pt file in it"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    return path
 
 
 def cached_checkpoint_path(
@@ -371,13 +383,7 @@ def load_model(
 ) -> SPNet:
     """Load SPNet from a Keras .h5/.hdf5 file (converted once, then cached) or our .pt checkpoint."""
     config = resolve_config(config)
-    path = Path(path)
-    if path.is_dir():  # not "not found": it is there, but the file inside it was meant
-        raise WeightsFileError(
-            f"weights path {path} is a directory, not a file: name the .h5/.hdf5 or .pt file in it"
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+    path = existing_weights_file(path)
     suffix = path.suffix.lower()
     if suffix in CHECKPOINT_SUFFIXES:
         model = load_checkpoint(path, config)

@@ -31,6 +31,9 @@ from pathlib import Path
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 CHUNK = 1 << 20
+# Largest download accepted: ~3x the largest file listed here (the Penn weights, ~82 MB; YOLOX-s ~35 MB).
+# A server sending more (a wrong URL, a hostile mirror) would fill the disk at network speed.
+MAX_DOWNLOAD_BYTES = 256 << 20
 SHA256_SUFFIX = ".sha256"
 
 logger = logging.getLogger(__name__)
@@ -146,12 +149,14 @@ def download(
     destination: str | os.PathLike,
     timeout: float = 60.0,
     verify: Callable[[Path], None] | None = None,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
 ) -> Path:
     """Download `url` to `destination`, following one Drive confirm page; record its sha256 beside it.
 
     The bytes go to a temp file in the same folder that `verify` (raising DownloadError) checks first:
     a file already at `destination` is replaced only by one that passed, never by a cut or wrong answer
-    (a cut without Content-Length is only caught by `verify`).
+    (a cut without Content-Length is only caught by `verify`). An answer over `max_bytes` (declared or
+    sent) is refused as soon as it is known; the temp file goes whatever stops the download (Ctrl-C too).
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -166,11 +171,19 @@ def download(
         if response.headers.get_content_type() == "text/html":
             response.close()
             raise DownloadError(f"{url} still returned a web page after confirmation (over quota?)")
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise DownloadError(
+            f"{url} sends {int(declared)} bytes, over the {max_bytes} accepted (not the file?)"
+        )
     handle, temp = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     try:
         digest = hashlib.sha256()
         with response, os.fdopen(handle, "wb") as out:
             while block := response.read(CHUNK):
+                if out.tell() + len(block) > max_bytes:
+                    raise DownloadError(f"{url} sent over the {max_bytes} bytes accepted (not the file?)")
                 digest.update(block)
                 out.write(block)
             expected = response.headers.get("Content-Length")
