@@ -42,6 +42,14 @@ MAX_FIELD_OF_VIEW_DEG = 179.0
 # Farther than any depth camera measures (ToF and structured light ~10 m, stereo tens of metres;
 # 16UC1 millimetres top out at 65.5 m): a larger value is corrupt, not far.
 MAX_DEPTH_M = 100.0
+# Nearer than any depth camera measures (RealSense D405 from 7 cm, D435 ~0.3 m, Kinects 0.25-0.5 m): a
+# 1 mm reading is a sensor's invalid value, and no person fits the view that near anyway.
+MIN_DEPTH_M = 0.05
+# K's skew (K[0][1]) is not modelled: up to this fraction of fx it moves a pixel by under half a pixel
+# within the image (calibrators write 0 or a rounding residue); more is refused, not silently ignored.
+MAX_SKEW_FRACTION = 1e-3
+# A principal point this many image sizes outside the calibrated image is no lens's: K is corrupt.
+MAX_PRINCIPAL_POINT_OUTSIDE = 0.5
 
 
 @dataclass
@@ -116,8 +124,22 @@ class CameraIntrinsics:
             raise ValueError("K is all zero: the camera is not calibrated")
         if tuple(k[6:]) != (0.0, 0.0, 1.0):
             raise ValueError(f"K's last row must be 0 0 1, got {k[6]:g} {k[7]:g} {k[8]:g}")
+        if k[3] != 0.0:
+            raise ValueError(f"K[1][0] must be 0 in a camera matrix, got {k[3]:g}")
+        if abs(k[1]) > MAX_SKEW_FRACTION * abs(k[0]):
+            raise ValueError(
+                f"K's skew {k[1]:g} is over {MAX_SKEW_FRACTION:g} x fx: skewed pixels are not supported"
+            )
         if width <= 0 or height <= 0:
             raise ValueError(f"image size must be positive, got {width}x{height}")
+        margin = MAX_PRINCIPAL_POINT_OUTSIDE
+        inside_x = -margin * width <= k[2] <= (1 + margin) * width
+        inside_y = -margin * height <= k[5] <= (1 + margin) * height
+        if np.isfinite(k[[2, 5]]).all() and not (inside_x and inside_y):  # non-finite: refused below
+            raise ValueError(
+                f"principal point ({k[2]:g}, {k[5]:g}) lies far outside the calibrated {width}x{height} "
+                f"image (over {margin:g} of its size beyond an edge): K is corrupt"
+            )
         binning_x, binning_y = (max(int(b), 1) for b in binning)
         x_offset, y_offset, roi_width, roi_height = (int(v) for v in roi)
         if (x_offset, y_offset, roi_width, roi_height) == (0, 0, 0, 0):
@@ -177,7 +199,7 @@ class CameraIntrinsics:
 
 
 def depth_image_to_metres(array: np.ndarray, encoding: str) -> np.ndarray:
-    """A depth image as float32 metres, NaN where invalid (not finite, <= 0 or > MAX_DEPTH_M).
+    """A depth image as float32 metres, NaN where invalid (not finite, under MIN_DEPTH_M or over MAX_DEPTH_M).
 
     16UC1/mono16 hold millimetres, 32FC1 metres.
     """
@@ -196,7 +218,7 @@ def depth_image_to_metres(array: np.ndarray, encoding: str) -> np.ndarray:
         metres = array.astype(np.float32, copy=True)
     else:
         raise ValueError(f"unsupported depth encoding {encoding!r}; expected 16UC1, mono16 or 32FC1")
-    metres[~np.isfinite(metres) | (metres <= 0) | (metres > MAX_DEPTH_M)] = np.nan
+    metres[~np.isfinite(metres) | (metres < MIN_DEPTH_M) | (metres > MAX_DEPTH_M)] = np.nan
     return metres
 
 

@@ -216,3 +216,31 @@ def test_a_crop_framing_the_person_loosely_reads_z_over_more_depth_within_the_tr
     assert window_depth_scale(600.0, 300.0) == 1.3 and window_depth_scale(100.0, 300.0) == 0.7  # clamped
     with pytest.raises(ValueError, match="positive"):
         window_depth_scale(0.0, 300.0)
+
+
+@pytest.mark.parametrize(
+    ("k", "message"),
+    [
+        ([600.0, 5.0, 330.5, 0, 605.0, 242.25, 0, 0, 1], "skew 5 is over 0.001 x fx"),
+        ([600.0, 0, 330.5, 3.0, 605.0, 242.25, 0, 0, 1], r"K\[1\]\[0\] must be 0"),
+        ([600.0, 0, 1e4, 0, 605.0, 242.25, 0, 0, 1], r"principal point \(10000, 242.25\) lies far outside"),
+        ([600.0, 0, 330.5, 0, 605.0, -300.0, 0, 0, 1], "lies far outside the calibrated 640x480 image"),
+    ],
+)
+def test_skewed_or_far_off_centre_camera_matrices_are_refused(k, message):
+    with pytest.raises(ValueError, match=message):
+        CameraIntrinsics.from_camera_info(k, [], 640, 480, "")
+
+
+def test_a_rounding_residue_of_skew_and_an_off_centre_principal_point_are_accepted():
+    k = [600.0, 0.3, 700.0, 0, 605.0, -100.0, 0, 0, 1]  # lens shift: the centre just off the image
+    intrinsics = CameraIntrinsics.from_camera_info(k, [], 640, 480, "")
+    assert (intrinsics.cx, intrinsics.cy) == (700.0, -100.0)
+
+
+def test_depth_nearer_than_any_depth_camera_measures_is_invalid():
+    mm = np.array([[1, 49, 50, 300]], np.uint16)
+    metres = depth_image_to_metres(mm, "16UC1")
+    assert np.isnan(metres[0, :2]).all()
+    np.testing.assert_allclose(metres[0, 2:], [0.05, 0.3], rtol=1e-6)
+    assert np.isnan(depth_image_to_metres(np.array([[0.001]], np.float32), "32FC1")).all()
