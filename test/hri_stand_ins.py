@@ -68,3 +68,24 @@ class Skeleton2D:
 
 
 HRI_STAND_INS = HriTypes(IdsList, NormalizedRegionOfInterest2D, Skeleton2D, NormalizedPointOfInterest2D)
+
+
+# The same four messages as rosidl definitions, for a package named hri_msgs that
+# test_hri_consumer.py builds where hri_msgs is not installed: DDS matches a publisher and a
+# subscriber by type name and layout, so these must stay field for field as hri_msgs 2.0 has them.
+HRI_MSGS_DEFINITIONS = {
+    "IdsList": "std_msgs/Header header\nstring[] ids\n",
+    "NormalizedPointOfInterest2D": "float32 x\nfloat32 y\nfloat32 c\n",
+    "NormalizedRegionOfInterest2D": (
+        "std_msgs/Header header\nfloat32 xmin\nfloat32 ymin\nfloat32 xmax\nfloat32 ymax\nfloat32 c\n"
+    ),
+    "Skeleton2D": (
+        "std_msgs/Header header\n"
+        + "".join(
+            f"uint8 {name} = {index}\n"
+            for name, index in vars(Skeleton2D).items()
+            if name.isupper() and isinstance(index, int)
+        )
+        + "NormalizedPointOfInterest2D[18] skeleton\n"
+    ),
+}
