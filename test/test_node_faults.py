@@ -388,3 +388,14 @@ def test_decode_budget_refusals_are_counted_by_reason_on_diagnostics(rig_factory
     header = Header(stamp=Time(sec=9000), frame_id="test_camera")
     rig.peer.compressed_out.publish(CompressedImage(header=header, format="png", data=png.tobytes()))
     assert only_skeleton(rig.answer_for(header)).header.stamp == header.stamp
+
+
+def test_depth_late_by_more_than_five_frames_still_pairs_within_qos_depth(rig_factory):
+    """The pairing queue follows qos_depth (at 2f5c218 it was 5 frames whatever qos_depth said)."""
+    rig = rig_factory(use_depth=True, depth_slop=0.01, qos_depth=20)
+    stats = rig.node.stats
+    headers = [rig.publish(6_000 * 10**9 + i * FRAME_NS) for i in range(12)]
+    rig.spin_until(lambda: stats.received == len(headers))
+    assert stats.bad_input["depth_unpaired"] == 0
+    rig.peer.depth_out.publish(depth_image(headers[0], np.full((48, 64), 2.0, np.float32)))
+    assert only_skeleton(rig.answer_for(headers[0])).depth_source == Skeleton.DEPTH_FROM_IMAGE

@@ -242,8 +242,8 @@ class PerceptionNode(Node):
         qos = camera_qos(self.parameters)
         auto = self.parameters.qos_reliability == "auto"
         self._pairer: ApproximateTimePairer[tuple[Header, np.ndarray, float], np.ndarray] = (
-            ApproximateTimePairer(self.parameters.depth_slop)
-        )
+            ApproximateTimePairer(self.parameters.depth_slop, queue_size=self.parameters.qos_depth)
+        )  # depth as late as the subscriptions' history still meets its image
         if self.parameters.image_transport == "compressed":
             colour_type, colour_topic = CompressedImage, self.resolve_topic_name("image") + "/compressed"
             self._to_frame_image = functools.partial(
