@@ -41,9 +41,9 @@ of the pixels (receptive fields, resampling, what lies at the borders), so no ma
 vector gives the clip-window crop's. Measured (test/test_clip_window.py, the reference random
 weights of the ntu config, frames 0, 4, 7 of a synthetic sit-down: box 120 px down and shrinking to
 70 %; and of a walk-towards: box growing from 150 to 330 px), relative L2 per block: the clip-window
-crop's appearance differs from the own-window crop's by 4.7 % median, 19 % at most (walk-towards
-4.2 %, 17 %), about what the own-window appearance drifts across the clip (5-7 % median), while a
-different-looking person (inverted colours) differs by 23 % median, 12 % at least. So we keep each
+crop's appearance differs from the own-window crop's by 5.7 % median, 28 % at most (walk-towards
+4.4 %, 26 %), about what the own-window appearance drifts across the clip (6-8 % median), while a
+different-looking person (inverted colours) differs by 14 % median, 6 % at least. So we keep each
 frame's own appearance: the error is of the order of the clip's own variation, and the alternative
 is a second network pass per frame. Random weights pool with diffuse maps; trained weights, whose
 maps sit on the joints, may be more or less sensitive to the framing: measure again with them.

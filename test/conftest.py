@@ -1,5 +1,5 @@
-"""Shared fixtures: the Keras reference vectors of the NTU model and that model, built once per session,
-and rclpy contexts for the tests that talk over DDS."""
+"""Shared fixtures: the seeded weights and the authors' Keras outputs of both presets (test/reference/),
+the networks built from them once per session, and rclpy contexts for the tests that talk over DDS."""
 
 import os
 from pathlib import Path
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import rclpy
 import torch
+from keras_reference import REFERENCE_DIR, fill_keras_file, reference_meta, seeded_clip
 
 from deephar_ros.config import get_preset
 from deephar_ros.keras_weights import convert_keras_file, write_keras_weights
@@ -18,30 +19,46 @@ from deephar_ros.spnet import SPNet
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 200)
 
-REFERENCE_DIR = Path(
-    os.environ.get("DEEPHAR_ROS_REFERENCE", Path(__file__).resolve().parents[2] / "shared" / "reference")
-)
+
+def write_reference_weights(preset: str, path: Path) -> Path:
+    """The reference's weights file, made here: the authors' Keras layout (as write_keras_weights lays
+    it out), every weight seeded (keras_reference.py), the BN moving statistics stored with the outputs."""
+    write_keras_weights(SPNet(get_preset(preset)), path)
+    with np.load(REFERENCE_DIR / preset / "moving_statistics.npz") as statistics:
+        fill_keras_file(path, {name: statistics[name] for name in statistics.files})
+    return path
+
+
+def _reference(preset: str) -> dict[str, np.ndarray]:
+    """`x`, the seeded input clip (N, T, 256, 256, 3), and the authors' outputs by Keras output name."""
+    with np.load(REFERENCE_DIR / preset / "outputs.npz") as data:
+        reference = {key: data[key] for key in data.files}
+    recorded = reference_meta(preset)["input"]
+    reference["x"] = seeded_clip(tuple(recorded["shape"]), recorded["seed"])
+    return reference
+
+
+def _channels_first(clip: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(clip).permute(0, 1, 4, 2, 3).contiguous()
 
 
 @pytest.fixture(scope="session")
-def ntu_reference_dir() -> Path:
-    """Vectors made by the authors' Keras code (weights.h5, io.npz); DEEPHAR_ROS_REFERENCE moves them."""
-    folder = REFERENCE_DIR / "ntu_multitask"
-    if not (folder / "weights.h5").is_file() or not (folder / "io.npz").is_file():
-        pytest.fail(f"Keras reference vectors not found in {folder} (set DEEPHAR_ROS_REFERENCE)")
+def ntu_reference_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding weights.h5: the NTU reference's weights, written by the test session."""
+    folder = tmp_path_factory.mktemp("ntu_reference")
+    write_reference_weights("ntu_multitask", folder / "weights.h5")
     return folder
 
 
 @pytest.fixture(scope="session")
-def ntu_reference(ntu_reference_dir: Path) -> dict[str, np.ndarray]:
-    with np.load(ntu_reference_dir / "io.npz") as data:
-        return {key: data[key] for key in data.files}
+def ntu_reference() -> dict[str, np.ndarray]:
+    return _reference("ntu_multitask")
 
 
 @pytest.fixture(scope="session")
 def ntu_reference_clip(ntu_reference: dict[str, np.ndarray]) -> torch.Tensor:
     """The reference input clip, channels first (N, T, 3, 256, 256)."""
-    return torch.from_numpy(ntu_reference["x"]).permute(0, 1, 4, 2, 3).contiguous()
+    return _channels_first(ntu_reference["x"])
 
 
 @pytest.fixture(scope="session")
@@ -58,41 +75,35 @@ def ntu_reference_outputs(
         return ntu_reference_model(ntu_reference_clip)
 
 
-def randomize_weights(model: SPNet, seed: int) -> SPNet:
-    """Random but well-conditioned weights, like the reference file: kernels N(0, 1/fan_in)."""
-    generator = torch.Generator().manual_seed(seed)
+@pytest.fixture(scope="session")
+def penn_weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Penn reference's weights in the released layout (weights_mpii+penn_ar_028.hdf5's layer names,
+    replica layers distinct from the pose layers), written by the test session."""
+    return write_reference_weights("penn_multitask", tmp_path_factory.mktemp("penn") / "penn_random.hdf5")
+
+
+@pytest.fixture(scope="session")
+def penn_model(penn_weights_file: Path) -> SPNet:
+    """The Penn multitask network on the reference weights."""
+    return convert_keras_file(penn_weights_file, get_preset("penn_multitask"))
+
+
+@pytest.fixture(scope="session")
+def penn_reference() -> dict[str, np.ndarray]:
+    return _reference("penn_multitask")
+
+
+@pytest.fixture(scope="session")
+def penn_clip(penn_reference: dict[str, np.ndarray]) -> torch.Tensor:
+    """The Penn reference input clip, channels first (1, 8, 3, 256, 256)."""
+    return _channels_first(penn_reference["x"])
+
+
+@pytest.fixture(scope="session")
+def penn_reference_outputs(penn_model: SPNet, penn_clip: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Our full-clip Penn outputs on the reference clip (one forward shared by the tests)."""
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Conv2d):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / fan_in**0.5)
-            elif isinstance(module, torch.nn.BatchNorm2d):
-                channels = module.num_features
-                module.weight.copy_(0.5 + torch.rand(channels, generator=generator))
-                module.bias.copy_(0.1 * torch.randn(channels, generator=generator))
-                module.running_mean.copy_(0.1 * torch.randn(channels, generator=generator))
-                module.running_var.copy_(0.5 + torch.rand(channels, generator=generator))
-    return model.eval()
-
-
-@pytest.fixture(scope="session")
-def penn_model() -> SPNet:
-    """The Penn multitask network with random weights (replica layers distinct from the pose layers)."""
-    return randomize_weights(SPNet(get_preset("penn_multitask")), seed=7)
-
-
-@pytest.fixture(scope="session")
-def penn_weights_file(penn_model: SPNet, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`penn_model` saved in the released Keras layout (weights_mpii+penn_ar_028.hdf5's layer names)."""
-    path = tmp_path_factory.mktemp("penn") / "penn_random.hdf5"
-    write_keras_weights(penn_model, path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def penn_clip() -> torch.Tensor:
-    generator = torch.Generator().manual_seed(11)
-    return torch.rand((1, 8, 3, 256, 256), generator=generator) * 2 - 1
+        return penn_model(penn_clip)
 
 
 def _started_rclpy_context() -> rclpy.context.Context:

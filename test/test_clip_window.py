@@ -330,4 +330,5 @@ def test_appearance_of_a_clip_window_crop_is_close_to_the_per_frame_one(ntu_refe
         f"min {person.min():.3f}"
     )
     assert np.median(change) > 0.005  # not the same: a pooled vector has no exact map to another crop's
-    assert np.median(change) < 0.4 * np.median(person)  # but framing matters far less than looks
+    assert np.median(change) < np.median(drift)  # of the order of the clip's own variation
+    assert np.median(change) < 0.5 * np.median(person)  # and framing matters far less than looks

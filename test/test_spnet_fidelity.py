@@ -1,5 +1,6 @@
-"""SPNet against the authors' own Keras outputs (io.npz): every output within 1e-4 + 1e-3 max|ref|
-(test/fidelity.py says why the tolerance is at the scale of each output)."""
+"""SPNet against the authors' own Keras outputs (test/reference/ntu_multitask, made by
+tools/make_fidelity_reference.py): every output within 1e-4 + 1e-3 max|ref| (test/fidelity.py says why
+the tolerance is at the scale of each output)."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from fidelity import agreement, assert_agrees
+from keras_reference import reference_meta, weights_digest
 
 from deephar_ros.config import get_preset
 from deephar_ros.keras_weights import keras_state_dict, model_from_state_dict
@@ -21,6 +23,15 @@ def test_every_output_matches_keras(ntu_reference, ntu_reference_outputs):
     assert len(ntu_reference_outputs) == len(names)
     for name, ours in zip(names, ntu_reference_outputs, strict=True):
         assert_agrees(ours, ntu_reference[name], name)
+
+
+def test_weights_written_here_are_those_keras_ran(ntu_reference_dir, penn_weights_file):
+    """The seeded file the tests write holds, name for name, the values the authors' model ran with."""
+    for preset, path in (
+        ("ntu_multitask", ntu_reference_dir / "weights.h5"),
+        ("penn_multitask", penn_weights_file),
+    ):
+        assert weights_digest(path) == reference_meta(preset)["weights"]["sha256_without_frozen"], preset
 
 
 def test_action_scores_are_distributions(ntu_reference_outputs):

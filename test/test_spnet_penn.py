@@ -8,9 +8,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from fidelity import assert_agrees
 
 from deephar_ros.config import get_preset
-from deephar_ros.keras_weights import convert_keras_file
+from deephar_ros.keras_weights import convert_keras_file, write_keras_weights
 from deephar_ros.spnet import SPNet
 
 CONFIG = get_preset("penn_multitask")
@@ -44,12 +45,31 @@ def test_file_has_the_released_layer_names(penn_weights_file):
     assert sizes == 20_541_416
 
 
-def test_conversion_round_trips_every_parameter(penn_model, penn_weights_file):
-    loaded = convert_keras_file(penn_weights_file, CONFIG)
+def test_conversion_round_trips_every_parameter(penn_model, penn_weights_file, tmp_path):
+    """Read, then written back: the same Keras weights, value for value, and the same network again."""
+    path = tmp_path / "written.hdf5"
+    write_keras_weights(penn_model, path)
+    with h5py.File(penn_weights_file, "r") as original, h5py.File(path, "r") as written:
+        assert list(written.attrs["layer_names"]) == list(original.attrs["layer_names"])
+        for layer_name in original.attrs["layer_names"]:
+            group, again = original[layer_name.decode()], written[layer_name.decode()]
+            assert list(again.attrs["weight_names"]) == list(group.attrs["weight_names"])
+            for weight_name in group.attrs["weight_names"]:
+                name = weight_name.decode()
+                np.testing.assert_array_equal(again[name][()], group[name][()], name)
+    loaded = convert_keras_file(path, CONFIG)
     expected = penn_model.state_dict()
     assert loaded.state_dict().keys() == expected.keys()
     for key, value in loaded.state_dict().items():
         assert torch.equal(value, expected[key]), key
+
+
+def test_every_output_matches_keras(penn_reference, penn_reference_outputs):
+    """The authors' Keras Penn network on the same weights and clip (test/reference/penn_multitask)."""
+    assert list(penn_reference["output_names"]) == list(CONFIG.output_names)
+    assert len(penn_reference_outputs) == len(CONFIG.output_names)
+    for name, ours in zip(CONFIG.output_names, penn_reference_outputs, strict=True):
+        assert_agrees(ours, penn_reference[name], name)
 
 
 def _outputs(path: Path, clip: torch.Tensor) -> tuple[torch.Tensor, ...]:

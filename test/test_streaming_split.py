@@ -34,12 +34,15 @@ def test_ntu_split_equals_full_forward(ntu_split, ntu_reference_outputs):
     assert_agrees(actions, ntu_reference_outputs[-1].numpy())
 
 
-def test_penn_split_equals_full_forward(penn_model, penn_clip):
-    with torch.no_grad():
-        full = penn_model(penn_clip)
+def test_penn_split_equals_full_forward_and_keras(
+    penn_model, penn_clip, penn_reference_outputs, penn_reference
+):
     poses, actions = _split(penn_model, penn_clip)
-    assert_agrees(torch.stack(poses, dim=1), full[17].numpy())
-    assert_agrees(actions, full[-1].numpy())
+    poses = torch.stack(poses, dim=1)
+    assert_agrees(poses, penn_reference_outputs[17].numpy())
+    assert_agrees(actions, penn_reference_outputs[-1].numpy())
+    assert_agrees(poses, penn_reference["up6_pb0"])
+    assert_agrees(actions, penn_reference["act6_ac_a0"])
 
 
 def test_frame_feature_size_is_documented_value():
