@@ -99,7 +99,9 @@ class PipelineConfig:
     detect_every_n_frames: int = 10  # with crop_source "pose": how often the detector looks for new people
     pose_box_min_confidence: float = 0.3  # joints at least this confident shape a pose-driven crop
     pose_box_min_joints: float = 0.5  # the fraction of joints that must be, or the track needs the detector
-    tracked_overlap: float = 0.4  # a detection overlapping a pose-driven box this much (IoU) is that person
+    # a detection covering this share of a pose-driven box, its centre inside that box, is that person
+    # (tracking.box_holds_track); any other detection is cropped too, and pose suppression drops repeats
+    tracked_overlap: float = 0.9
     flip_tta: bool = False  # average with a mirrored crop (pose only; doubles the network batch)
     # None: clip samples by time, the authors' spacing (8/30 s NTU, 6/30 s Penn; action_buffer.py);
     # N: every N-th frame of a track, whatever its stamps.
@@ -243,6 +245,7 @@ class Pipeline:
             raise ValueError(f"detect_every_n_frames must be >= 1, got {self.config.detect_every_n_frames}")
         self.pose_boxes: dict[int, Box] = {}  # track id -> the box its next crop comes from ("pose")
         self._frames_since_detection: int | None = None  # None: the detector must run on the next frame
+        self._lost_tracks: set[int] = set()  # pose-driven tracks not seen since their crop lost them
         self.detector_runs = 0
         self.repeated_people_dropped = 0  # skeletons dropped for repeating another of their frame
 
@@ -272,6 +275,7 @@ class Pipeline:
         self.last_stamp_ns = None
         self.pose_boxes.clear()
         self._frames_since_detection = None
+        self._lost_tracks.clear()
         return retired
 
     def process(
@@ -336,11 +340,15 @@ class Pipeline:
         )
         lap("lift")
 
-        ids, retired = self.tracker.update(people, joints_2d, confidences, stamp_ns)
+        # Tracks follow the skeletons' extents, not the crops' boxes: a box on someone hidden behind a
+        # nearer person may show that nearer person, and its box would carry their skeleton to the
+        # hidden person's track.
+        extents = [framing.joint_extent or box for framing, box in zip(framings, people, strict=True)]
+        ids, retired = self.tracker.update(extents, joints_2d, confidences, stamp_ns)
         for track_id in retired:
             self.filters.pop(track_id, None)
         if cfg.crop_source == "pose" and boxes is None:
-            self._follow_poses(ids, framings, width, height)
+            self._follow_poses(ids, framings, retired, width, height)
         if cfg.smoothing:
             joints_2d, joints_3d = self._smooth(ids, joints_2d, joints_3d, stamp_ns)
         lap("track")
@@ -397,15 +405,20 @@ class Pipeline:
         self._frames_since_detection = 0
         self.detector_runs += 1
         found = clean_boxes(self.detector.detect(image), width, height, self.min_score, cfg.max_people)
-        new = [
-            box
-            for box in found
-            if all(box_iou(box, t) < cfg.tracked_overlap and not box_holds_track(box, t) for t in tracked)
-        ]
+        new = [box for box in found if not any(box_holds_track(box, t, cfg.tracked_overlap) for t in tracked)]
         return (tracked + new)[: cfg.max_people]
 
-    def _follow_poses(self, ids: list[int], framings: list[FrameFraming], width: int, height: int) -> None:
-        """Each track's next crop box from its joints; a track without one calls the detector."""
+    def _follow_poses(
+        self, ids: list[int], framings: list[FrameFraming], retired: list[int], width: int, height: int
+    ) -> None:
+        """Each track's next crop box from its joints; a track without one calls the detector.
+
+        A track that had a pose box and is not in this frame (its crop showed someone else, as when
+        a nearer person walks in front, or nobody) is lost: the detector runs on every frame until
+        it is seen again or retires, so the person is found as soon as they reappear.
+        """
+        self._lost_tracks.update(track_id for track_id in self.pose_boxes if track_id not in ids)
+        self._lost_tracks.difference_update([*ids, *retired])
         self.pose_boxes = {}
         for track_id, framing in zip(ids, framings, strict=True):
             box = pose_box(framing.joint_extent, width, height)
@@ -413,6 +426,8 @@ class Pipeline:
                 self._frames_since_detection = None
             else:
                 self.pose_boxes[track_id] = box
+        if self._lost_tracks:
+            self._frames_since_detection = None
 
     def _run_network(self, crops: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(poses, features, features of the mirrored crops or None) of the first `count` crops.
@@ -447,13 +462,23 @@ class Pipeline:
     ) -> tuple[list[Box], list[CropWindow], np.ndarray, np.ndarray, np.ndarray | None]:
         """This frame's people less those whose skeleton repeats an earlier one's (one person, two crops).
 
-        Tracked people come first in `people`, so a track keeps its person and a second box on them
-        starts no new track; `repeated_people_dropped` counts what was dropped.
+        Of two skeletons of one person, the one whose box frames it best is kept (a pose-driven box is
+        made from the skeleton; a box on someone hidden behind them frames it badly), so a second box
+        on a person starts no new track; `repeated_people_dropped` counts what was dropped.
         """
         if len(people) < 2:
             return people, windows, poses, features, mirrored
+        cfg = self.config
         joints_2d = np.stack([crop_to_image(poses[i, :, 0:2], windows[i]) for i in range(len(people))])
-        repeated = set(repeated_skeletons(joints_2d, poses[:, :, -1], self.config.pose_box_min_confidence))
+        fit = []  # how well each box frames its skeleton: a box on someone else's skeleton frames it badly
+        for box, joints, confidences in zip(people, joints_2d, poses[:, :, -1], strict=True):
+            extent = joint_extent_box(
+                joints, confidences, cfg.pose_box_min_confidence, cfg.pose_box_min_joints
+            )
+            fit.append(0.0 if extent is None else box_iou(box, extent))
+        repeated = set(
+            repeated_skeletons(joints_2d, poses[:, :, -1], np.array(fit), cfg.pose_box_min_confidence)
+        )
         if not repeated:
             return people, windows, poses, features, mirrored
         self.repeated_people_dropped += len(repeated)
@@ -495,8 +520,11 @@ class Pipeline:
                 relative = relative_depth_metres(poses[i, :, 2], scale)
                 root = None
                 if depth is not None:
+                    # only the torso joints the network found vote: a missed joint's place is a guess,
+                    # and its depth pixels belong to whatever is there
+                    torso = [j for j in self.layout.torso if confidences[i, j] >= cfg.pose_box_min_confidence]
                     root = root_depth_from_depth_image(
-                        depth, joints_2d[i], relative, self.layout.torso, cfg.depth_window_px
+                        depth, joints_2d[i], relative, torso, cfg.depth_window_px
                     )
                 if root is not None:
                     sources[i] = DEPTH_FROM_IMAGE

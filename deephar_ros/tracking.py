@@ -55,21 +55,27 @@ def _centre(box: Box) -> np.ndarray:
 
 
 def repeated_skeletons(
-    joints_2d: np.ndarray, confidences: np.ndarray, min_confidence: float = 0.3, max_distance: float = 0.1
+    joints_2d: np.ndarray,
+    confidences: np.ndarray,
+    priority: np.ndarray | None = None,
+    min_confidence: float = 0.3,
+    max_distance: float = 0.1,
 ) -> list[int]:
-    """Indices of the skeletons that repeat an earlier one of the list: the same person seen twice.
+    """Indices of the skeletons that repeat a skeleton of higher priority: the same person seen twice.
 
-    Two crops on one person (a pose-driven box and a detector box that overlapped it too little, or
-    two loose detector boxes) give two skeletons of that person; whichever comes first is kept (the
-    pipeline lists tracked people before new detections). Skeleton b repeats a when the mean
-    distance of the joints both hold with `min_confidence` is under `max_distance` x the larger side
-    of a's confident joints' extent (pose non-maximum suppression, as multi-person pose systems do).
+    Two crops on one person (a pose-driven box and a detector box that overlapped it too little, a
+    box on someone hidden behind them, two loose boxes) give two skeletons of that person; the one
+    of higher `priority` is kept (default: the earlier in the list). Skeleton b repeats a when the
+    mean distance of the joints both hold with `min_confidence` is under `max_distance` x the larger
+    side of a's confident joints' extent (pose non-maximum suppression).
     """
     joints_2d = np.asarray(joints_2d, dtype=np.float64)
     confident = np.asarray(confidences) >= min_confidence
+    count = len(joints_2d)
+    order = range(count) if priority is None else np.argsort(-np.asarray(priority), kind="stable")
     repeated: list[int] = []
     kept: list[int] = []
-    for b in range(len(joints_2d)):
+    for b in order:
         for a in kept:
             both = confident[a] & confident[b]
             if both.sum() < 2:
@@ -78,25 +84,29 @@ def repeated_skeletons(
             size = max(float(np.ptp(points[:, 0])), float(np.ptp(points[:, 1])), 1.0)
             gap = float(np.mean(np.linalg.norm(joints_2d[a][both] - joints_2d[b][both], axis=1)))
             if gap < max_distance * size:
-                repeated.append(b)
+                repeated.append(int(b))
                 break
         else:
-            kept.append(b)
-    return repeated
+            kept.append(int(b))
+    return sorted(repeated)
 
 
-def box_holds_track(box: Box, track_box: Box) -> bool:
-    """Whether a detection box is a tracked person's: each box's centre lies in the other box.
+def box_holds_track(box: Box, track_box: Box, inside: float = 0.9) -> bool:
+    """Whether a detection box is a loose box around a tracked person's (pose-driven) box.
 
     IoU alone misses a loose detector box (1.6x the person) around a pose-driven box made from the
-    joints' extent; centres in each other's boxes hold for both, and not for a neighbour.
+    joints' extent: here `inside` of the track box's area lies in the detection and the detection's
+    centre lies in the track box. A smaller box over part of the track (a person behind) is not
+    held; should two boxes still show one person, the pipeline's pose suppression drops one.
     """
-    (cx, cy), (tx, ty) = _centre(box), _centre(track_box)
+    x0, y0 = max(box.x0, track_box.x0), max(box.y0, track_box.y0)
+    x1, y1 = min(box.x1, track_box.x1), min(box.y1, track_box.y1)
+    overlap = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+    cx, cy = _centre(box)
     return (
-        track_box.x0 <= cx <= track_box.x1
+        overlap >= inside * track_box.width * track_box.height
+        and track_box.x0 <= cx <= track_box.x1
         and track_box.y0 <= cy <= track_box.y1
-        and box.x0 <= tx <= box.x1
-        and box.y0 <= ty <= box.y1
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from deephar_ros.results import Box
 from deephar_ros.smoothing import OneEuroFilter
-from deephar_ros.tracking import Tracker, box_iou
+from deephar_ros.tracking import Tracker, box_holds_track, box_iou, repeated_skeletons
 
 FPS = 10.0
 
@@ -119,3 +119,26 @@ def test_one_euro_filter_per_track_joints():
     np.testing.assert_array_equal(smoother(start, 0), start)  # time going backwards restarts
     with pytest.raises(ValueError, match="cutoffs"):
         OneEuroFilter(min_cutoff_hz=0.0)
+
+
+def test_repeated_skeletons_keep_the_best_framed_of_one_person_and_every_other_person():
+    rng = np.random.default_rng(0)
+    person = rng.uniform(100, 300, (17, 2))
+    other = person + 150.0
+    skeletons = np.stack([person, person + 2.0, other, person + 40.0])
+    confident = np.ones((4, 17))
+    assert repeated_skeletons(skeletons, confident) == [1]  # 2 px apart; 40 px is another person
+    assert repeated_skeletons(skeletons, confident, priority=np.array([0.2, 0.9, 0.5, 0.5])) == [0]
+    unsure = confident.copy()
+    unsure[1] = 0.1  # no joint held by both: nothing to compare
+    assert repeated_skeletons(skeletons, unsure) == []
+
+
+def test_a_loose_box_holds_the_tracked_box_inside_it_and_not_a_neighbours():
+    tracked = Box(100, 100, 160, 260, 1.0)
+    loose = Box(82, 52, 178, 308, 0.9)  # 1.6x around it
+    assert box_holds_track(loose, tracked)
+    assert box_iou(loose, tracked) < 0.4  # what IoU alone missed
+    behind = Box(130, 120, 200, 230, 0.9)  # a smaller person partly behind
+    assert not box_holds_track(behind, tracked)
+    assert not box_holds_track(Box(150, 100, 210, 260, 0.9), tracked)  # a neighbour

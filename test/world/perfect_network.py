@@ -9,8 +9,10 @@ in that crop, in the authors' output conventions:
   size over the authors' window on the true joints (1.5 x their square extent; deephar/utils/bbox.py),
   clamped to the scales the authors trained on (deephar/data/ntu.py: z over +-1 m x that scale);
 - visibility: 1 for a joint inside the crop and the image, else 0.
-The person answered is the one whose joints are centred nearest the crop's centre among those with
-at least `min_markers` markers found; no such person: every joint at the centre with visibility 0.
+The person answered is, among those with at least `min_markers` markers found, the one the crop
+frames best, as the authors trained (centred, at the scale of their window): the least distance of
+the joints' mean from the crop's centre plus half the |log| of the crop's size over their window.
+No such person: every joint at the centre with visibility 0.
 
 Each frame's features carry tags in their appearance values (which the clip window leaves as they
 are): the person seen and the frame index. `run_actions` reads them back, answers the scripted action
@@ -127,7 +129,12 @@ class PerfectNetwork:
         def to_crop(pixels: np.ndarray) -> np.ndarray:  # image pixels -> crop-normalised
             return (pixels * scale + shift + 0.5) / CROP_SIZE
 
-        person = min(candidates, key=lambda p: float(np.linalg.norm(to_crop(p.joints_2d).mean(axis=0) - 0.5)))
+        def misfit(p: PersonTruth) -> float:  # off the crop's centre, and framed at another scale
+            centre = float(np.linalg.norm(to_crop(p.joints_2d).mean(axis=0) - 0.5))
+            extent = max(np.ptp(p.joints_2d[:, 0]), np.ptp(p.joints_2d[:, 1]), 1.0)
+            return centre + 0.5 * abs(np.log(CROP_SIZE / scale / (AUTHORS_CROP_MARGIN * extent)))
+
+        person = min(candidates, key=misfit)
         return person.person_id, self._pose(person, to_crop(person.joints_2d), CROP_SIZE / scale)
 
     def _pose(self, person: PersonTruth, xy: np.ndarray, window_px: float) -> np.ndarray:
@@ -163,15 +170,19 @@ class PerfectNetwork:
         reads as a third code) are left out, since their centroid is not the joint.
         """
         pid, joint, ok = decode_marker(crop)
-        code = np.where(ok, pid * 100 + joint, -1)
+        rows, cols = np.nonzero(ok)
+        codes = pid[rows, cols] * 100 + joint[rows, cols]
         patches: dict[tuple[int, int], tuple[int, np.ndarray]] = {}
-        for value in np.unique(code[ok]):
-            mask = (code == value).astype(np.uint8)
+        for value in np.unique(codes):
+            r, c = rows[codes == value], cols[codes == value]
+            r0, c0 = r.min(), c.min()
+            mask = np.zeros((r.max() - r0 + 1, c.max() - c0 + 1), np.uint8)
+            mask[r - r0, c - c0] = 1
             _, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
             best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
             patches[(int(value) // 100, int(value) % 100)] = (
                 int(stats[best, cv2.CC_STAT_AREA]),
-                centroids[best],
+                centroids[best] + (c0, r0),
             )
         if not patches:
             return {}

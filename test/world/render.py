@@ -106,7 +106,8 @@ def _capsule(
     r_max = max(ra, rb)
     x0, y0 = np.floor(np.minimum(a, b) - r_max - 1).astype(int)
     x1, y1 = np.ceil(np.maximum(a, b) + r_max + 1).astype(int)
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, camera.width - 1), min(y1, camera.height - 1)
+    height, width = layer.depth.shape
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width - 1), min(y1, height - 1)
     if x1 < x0 or y1 < y0:
         return
     yy, xx = np.mgrid[y0 : y1 + 1, x0 : x1 + 1].astype(np.float64)
@@ -133,36 +134,55 @@ def _capsule(
 
 @dataclass
 class _Layer:
+    """One person drawn alone, over the part of the frame from (x0, y0) their body can cover."""
+
     rgb: np.ndarray
     depth: np.ndarray
     alpha: np.ndarray
+    x0: int
+    y0: int
+
+    @property
+    def region(self) -> tuple[slice, slice]:
+        height, width = self.depth.shape
+        return slice(self.y0, self.y0 + height), slice(self.x0, self.x0 + width)
 
 
 def _person_layer(person, camera: Camera, colours: dict[str, tuple[int, int, int]], surface: bool) -> _Layer:
-    h, w = camera.height, camera.width
+    cam, height = person.joints_3d, person.height_m
+    margin = camera.fx * 0.1 * height / float(cam[:, 2].min()) + _MIN_MARKER_RADIUS_PX + 2
+    x0 = int(np.clip(np.floor(person.joints_2d[:, 0].min() - margin), 0, camera.width - 1))
+    y0 = int(np.clip(np.floor(person.joints_2d[:, 1].min() - margin), 0, camera.height - 1))
+    x1 = int(np.clip(np.ceil(person.joints_2d[:, 0].max() + margin), x0, camera.width - 1))
+    y1 = int(np.clip(np.ceil(person.joints_2d[:, 1].max() + margin), y0, camera.height - 1))
+    h, w = y1 - y0 + 1, x1 - x0 + 1
     layer = _Layer(
-        np.zeros((h, w, 3), np.float32), np.full((h, w), np.inf, np.float32), np.zeros((h, w), np.float32)
+        np.zeros((h, w, 3), np.float32),
+        np.full((h, w), np.inf, np.float32),
+        np.zeros((h, w), np.float32),
+        x0,
+        y0,
     )
-    px, cam, height = person.joints_2d, person.joints_3d, person.height_m
+    px = person.joints_2d - (x0, y0)
     for ja, jb, radius, part in _CAPSULES:
         a, b = J[ja], J[jb]
         _capsule(layer, px[a], px[b], cam[a, 2], cam[b, 2], radius * height, colours[part], camera, surface)
     head = (cam[J["neck"]] + cam[J["head_top"]]) / 2
-    head_px = camera.project(head)
+    head_px = camera.project(head) - (x0, y0)
     _capsule(layer, head_px, head_px, head[2], head[2], _HEAD_RADIUS * height, _SKIN, camera, surface)
     # markers: on top of the person's own body, at the joint's true depth
     for j in range(NUM_JOINTS):
         z = cam[j, 2]
         r = max(_MIN_MARKER_RADIUS_PX, camera.fx * _MARKER_RADIUS_M / z)
         u, v = px[j]
-        x0, y0 = max(int(np.floor(u - r - 1)), 0), max(int(np.floor(v - r - 1)), 0)
-        x1, y1 = min(int(np.ceil(u + r + 1)), w - 1), min(int(np.ceil(v + r + 1)), h - 1)
-        if x1 < x0 or y1 < y0:
+        left, top = max(int(np.floor(u - r - 1)), 0), max(int(np.floor(v - r - 1)), 0)
+        right, bottom = min(int(np.ceil(u + r + 1)), w - 1), min(int(np.ceil(v + r + 1)), h - 1)
+        if right < left or bottom < top:
             continue
-        yy, xx = np.mgrid[y0 : y1 + 1, x0 : x1 + 1].astype(np.float64)
+        yy, xx = np.mgrid[top : bottom + 1, left : right + 1].astype(np.float64)
         # hard-edged, so that overlapping markers never blend into a third marker's colour
         cover = (np.hypot(xx - u, yy - v) < r).astype(np.float32)[..., None]
-        region = (slice(y0, y1 + 1), slice(x0, x1 + 1))
+        region = (slice(top, bottom + 1), slice(left, right + 1))
         colour = np.array(marker_rgb(person.person_id, j), np.float32)
         layer.rgb[region] = layer.rgb[region] * (1 - cover) + colour * cover
         core = cover[..., 0] > 0.5
@@ -189,12 +209,12 @@ def render_frame(scene: Scene, frame: Frame, surface_depth: bool = False) -> Ren
             {"shirt": body.shirt_rgb, "trousers": body.trousers_rgb, "skin": _SKIN},
             surface_depth,
         )
-        drawn = layer.alpha > 0
+        region = layer.region
         a = layer.alpha[..., None]
-        rgb = np.where(drawn[..., None], rgb * (1 - a) + layer.rgb * a, rgb)
+        rgb[region] = rgb[region] * (1 - a) + layer.rgb * a
         solid = layer.alpha >= 0.5
-        depth = np.where(solid, np.minimum(depth, layer.depth), depth)
-        owner[solid] = person.person_id
+        depth[region][solid] = np.minimum(depth[region][solid], layer.depth[solid])
+        owner[region][solid] = person.person_id
     for person in frame.people:
         cols = np.clip(np.rint(person.joints_2d[:, 0]).astype(int), 0, camera.width - 1)
         rows = np.clip(np.rint(person.joints_2d[:, 1]).astype(int), 0, camera.height - 1)

@@ -399,15 +399,22 @@ def _walk_across(person_id: int, body: Body, z: float, start_s: float, duration_
 
 
 def make_scene(
-    name: str, seed: int = 0, duration_s: float | None = None, camera: Camera | None = None
+    name: str,
+    seed: int = 0,
+    duration_s: float | None = None,
+    camera: Camera | None = None,
+    height_m: float | None = None,
 ) -> Scene:
-    """A named scene of SCENES (see there), deterministic from `seed`."""
+    """A named scene of SCENES (see there), deterministic from `seed`; `height_m`: everyone that tall."""
     if name not in SCENES:
         raise ValueError(f"unknown scene {name!r}; known: {', '.join(SCENES)}")
     rng = np.random.default_rng(seed)
     camera = camera or Camera()
     scene = SCENES[name](rng, camera)
     scene.seed = seed
+    if height_m is not None:
+        for person in scene.people:
+            person.body = Body(height_m, person.body.shirt_rgb, person.body.trousers_rgb)
     if duration_s is not None:
         scene.duration_s = duration_s
     return scene

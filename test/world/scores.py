@@ -1,5 +1,7 @@
 """The scores of a run: accuracy, people found, identities, clips and actions, one function.
 
+Errors (2D px, 3D mm in the camera frame) are over the joints in the image that the pipeline gives
+with at least `min_confidence` (those it would draw and publish as found).
 Matching: in each frame every estimate is paired with the true person its 2D joints are nearest
 (mean distance over the person's joints in the image), when that distance is under `gate` x the
 person's box height. The nearest estimate of each person is their match; any other estimate paired
@@ -65,7 +67,9 @@ def authors_clip_span_s(label_set: str, num_frames: int) -> float:
     return (num_frames - 1) * AUTHORS_CLIP_STRIDE[label_set] / AUTHORS_VIDEO_FPS
 
 
-def score_run(run: Run, gate: float = 0.25, span_margin: float = 0.1) -> RunScores:
+def score_run(
+    run: Run, gate: float = 0.25, span_margin: float = 0.1, min_confidence: float = 0.3
+) -> RunScores:
     errors_2d, errors_3d = [], []
     present = matched = estimates = estimates_matched = duplicates = 0
     last_id: dict[int, int] = {}
@@ -91,11 +95,13 @@ def score_run(run: Run, gate: float = 0.25, span_margin: float = 0.1) -> RunScor
         for est in result.people:
             estimates += 1
             best, best_d = None, math.inf
+            joints = len(est.joints_2d)  # the preset's first joints of the scene's 17
             for p in truth.people:
-                inside = p.in_image
+                inside = p.in_image[:joints]
                 if not inside.any():
                     continue
-                d = float(np.mean(np.linalg.norm(est.joints_2d[inside] - p.joints_2d[inside], axis=1)))
+                gaps = np.linalg.norm(est.joints_2d[inside] - p.joints_2d[:joints][inside], axis=1)
+                d = float(np.mean(gaps))
                 if d < best_d:
                     best, best_d = p, d
             if best is not None and best_d < gate * max(best.box.height, 1.0):
@@ -120,11 +126,11 @@ def score_run(run: Run, gate: float = 0.25, span_margin: float = 0.1) -> RunScor
             if p.person_id in last_id and last_id[p.person_id] != est.track_id:
                 switches += 1
             last_id[p.person_id] = est.track_id
-            inside = p.in_image
-            errors_2d.extend(np.linalg.norm(est.joints_2d[inside] - p.joints_2d[inside], axis=1))
+            n = len(est.joints_2d)
+            judged = p.in_image[:n] & (est.confidences >= min_confidence)
+            errors_2d.extend(np.linalg.norm(est.joints_2d[judged] - p.joints_2d[:n][judged], axis=1))
             if np.isfinite(est.joints_3d).all():
-                n = len(est.joints_3d)
-                errors_3d.extend(1000 * np.linalg.norm(est.joints_3d - p.joints_3d[:n], axis=1)[inside[:n]])
+                errors_3d.extend(1000 * np.linalg.norm(est.joints_3d - p.joints_3d[:n], axis=1)[judged])
             label = labels.get(p.action)
             if label is not None and est.action is not None:
                 labelled += 1
