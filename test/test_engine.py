@@ -22,7 +22,7 @@ import torch
 from fidelity import assert_agrees
 from torch import nn
 
-from deephar_ros.backends import onnx_cache, trusted_cache
+from deephar_ros.backends import onnx_cache, openvino_cpu, trusted_cache
 from deephar_ros.config import get_preset
 from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, build_engine, create_engine
 from deephar_ros.spnet import SPNet
@@ -181,18 +181,35 @@ def test_auto_picks_a_cpu_backend_and_says_why(
     assert engine.config == tiny_model.config
 
 
-def test_cpu_falls_back_to_eager_without_onnxruntime(
+def test_cpu_falls_back_to_eager_without_onnxruntime_and_openvino(
     tiny_model: TinySPNet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     find_spec = importlib.util.find_spec
+    missing = ("onnxruntime", "openvino")
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a)
+        importlib.util, "find_spec", lambda name, *a: None if name in missing else find_spec(name, *a)
     )
     engine = create_engine(tiny_model, "cpu")
     assert engine.backend == "cpu-eager"
-    assert "'onnxruntime' unavailable" in engine.selection and "onnxruntime" in engine.selection
+    assert (
+        "'onnxruntime' unavailable" in engine.selection
+        and "'openvino' (fp32) unavailable" in engine.selection
+    )
     with pytest.raises(EngineUnavailableError, match="onnxruntime"):
         create_engine(tiny_model, "onnxruntime")
+    with pytest.raises(EngineUnavailableError, match=r"pip install \.\[openvino\]"):
+        create_engine(tiny_model, "openvino")
+
+
+@pytest.mark.parametrize(("vendor", "first"), [("GenuineIntel", "openvino"), ("AuthenticAMD", "onnxruntime")])
+def test_cpu_takes_the_faster_fp32_flavour_of_the_cpu_vendor(
+    tiny_model: TinySPNet, monkeypatch: pytest.MonkeyPatch, vendor: str, first: str
+) -> None:
+    field = openvino_cpu.cpuinfo_field
+    monkeypatch.setattr(
+        openvino_cpu, "cpuinfo_field", lambda name: vendor if name == "vendor_id" else field(name)
+    )
+    assert create_engine(tiny_model, "cpu").backend == first
 
 
 @pytest.mark.parametrize(
