@@ -284,5 +284,8 @@ def fetch_released_weights(
         destination / released.filename,
         lambda path: verify_released_weights(path, preset),
         force=force,
-        by_hand=f"Download {released.filename} by hand from {released.page}",
+        by_hand=(
+            f"Download {released.filename} by hand from {released.page} and put it at "
+            f"{destination / released.filename} (checked once, then used), or pass its path as --weights"
+        ),
     )

@@ -96,3 +96,14 @@ def test_convert_on_a_directory_says_so_in_one_line(tmp_path, capsys):
     assert main(["convert", str(tmp_path), str(tmp_path / "out.pt")]) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "is a directory, not a file" in line and "errno" not in line.lower()
+
+
+def test_a_failed_download_says_where_a_file_fetched_by_hand_goes(tmp_path, monkeypatch):
+    def offline(url, timeout):
+        raise DownloadError(f"{url}: cannot connect (are you offline?)")
+
+    monkeypatch.setattr(weights_download, "_open", offline)
+    with pytest.raises(DownloadError, match="by hand") as refused:
+        weights_download.fetch_released_weights("ntu_multitask", cache_dir=tmp_path)
+    filename = weights_download.RELEASED_WEIGHTS["ntu_multitask"].filename
+    assert f"put it at {tmp_path / filename}" in str(refused.value)
