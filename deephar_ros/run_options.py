@@ -72,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fps", type=float, help="frame rate of the source (default: the video's; 10 for folders)"
     )
     parser.add_argument(
-        "--clip-stride", type=int, help="frames between action clip samples (default: the authors', per fps)"
+        "--clip-stride",
+        type=int,
+        help="every N-th frame an action clip sample (default: by time, the authors' 8/30 s or 6/30 s)",
     )
     parser.add_argument("--flip-tta", action="store_true", help="average with mirrored crops (slower)")
     parser.add_argument(

@@ -134,7 +134,8 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "flip_tta": ("Average each crop with its mirror image (twice the network time).", None),
     "action_every_n_frames": ("Run the action head on every n-th frame of a track.", (1, 1000)),
     "clip_stride": (
-        "Frames between the samples of an action clip; 0: the authors' for the label set.",
+        "0: action clips sample by time at the authors' spacing (8/30 s NTU, 6/30 s Penn), whatever the "
+        "camera's rate or drops; N: every N-th frame of a track, whatever its stamps.",
         (0, 1000),
     ),
     "action_top_k": ("Labels per action message, best first; 0 for all.", (0, 1000)),
