@@ -11,6 +11,7 @@ fp32, as bf16 matrix units accumulate), an honest stand-in for the guard logic, 
 """
 
 import copy
+import json
 import logging
 import os
 from pathlib import Path
@@ -309,3 +310,22 @@ def test_a_bad_precision_name_is_refused() -> None:
 def test_the_guard_uses_the_sample_video_by_default() -> None:
     assert precision_guard.SAMPLE_VIDEO == SAMPLE_VIDEO
     assert precision_guard.default_source() == (SAMPLE_VIDEO if SAMPLE_VIDEO.is_file() else None)
+
+
+@pytest.mark.slow  # the guard measures the random network on the sample video: a minute on 2 busy cores
+def test_run_on_openvino_records_the_precision_and_why(
+    people_folder: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    argv = ["run", str(people_folder), "--random-weights", "--backend", "openvino", "--precision", "auto"]
+    assert main([*argv, "--detector", "full-frame", "--max-frames", "2", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["backend"], summary["precision"]) == ("openvino", "fp32")
+    if BF16_HERE is not None:
+        reason = BF16_HERE
+    elif precision_guard.default_source() is None:
+        reason = "no crops of people to measure on"
+    else:  # measured on the sample video, refused
+        reason = "random weights"
+    assert reason in summary["precision_note"], summary["precision_note"]
