@@ -17,7 +17,6 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
-from test_image_conversion import jpeg_declaring
 from visualization_msgs.msg import Marker
 
 from deephar_ros.ros.image_conversion import rgb_to_image
@@ -122,19 +121,20 @@ def test_compressed_images_are_decoded_on_the_worker_newest_first(rig_factory, m
     rig = rig_factory(image_transport="compressed", qos_reliability="reliable")
     node, stats = rig.node, rig.node.stats
     _, png = cv2.imencode(".png", cv2.cvtColor(FRAME, cv2.COLOR_RGB2BGR))
-    # A flood of 8000 x 8000 JPEG bombs: under the pixel cap, so they pass the header check and are
-    # handed over; the callback only reads headers, and the worker decodes the newest frame only.
-    bomb = jpeg_declaring(8000, 8000, cv2.imencode(".jpg", FRAME)[1].tobytes())
+    # A flood of large JPEGs (2000 x 2000 noise, within every decode budget): the callback only reads
+    # their headers, and the worker decodes the newest frame only.
+    noise = np.random.default_rng(8).integers(0, 256, size=(2000, 2000, 3), dtype=np.uint8)
+    large = cv2.imencode(".jpg", noise)[1].tobytes()
     for k in range(20):
         stamp = ns_to_time(5_000 * 10**9 + k * FRAME_NS)
         node._on_colour(
-            CompressedImage(header=Header(stamp=stamp, frame_id="camera"), format="jpeg", data=bomb)
+            CompressedImage(header=Header(stamp=stamp, frame_id="camera"), format="jpeg", data=large)
         )
     clean = Header(stamp=ns_to_time(5_001 * 10**9), frame_id="camera")
     node._on_colour(CompressedImage(header=clean, format="png", data=png.tobytes()))
     assert len(rig.answer_for(clean).skeletons) == 1
     assert decoded_on and set(decoded_on) == {"deephar_inference"}
-    assert len(decoded_on) < 21  # most bombs were replaced before the worker got to them
+    assert len(decoded_on) < 21  # most were replaced before the worker got to them
     rig.spin_until_settled()
     assert stats.failed == 0
 
