@@ -217,3 +217,15 @@ def test_live_parameters_are_set_over_the_parameter_service_and_take_effect(rig_
     assert (config.detect_every_n_frames, config.max_people) == (3, 2)
     assert set_one("enabled", False).successful and not rig.node.enable_switch.enabled
     assert set_one("enabled", True).successful and rig.node.enable_switch.enabled
+
+
+def test_use_sim_time_without_a_clock_stops_no_diagnostics_and_says_why(rig_factory):
+    rig = rig_factory()
+    rig.spin_until(lambda: len(rig.received["diagnostics"]) > 0)
+    # set at run time, with nothing publishing /clock: ROS time stands at 0 from now on
+    (result,) = rig.node.set_parameters([Parameter("use_sim_time", value=True)])
+    assert result.successful
+    heard = len(rig.received["diagnostics"])
+    rig.spin_until(lambda: len(rig.received["diagnostics"]) > heard + 3)  # the steady timer still fires
+    newest = rig.received["diagnostics"][-1].status[0]
+    assert "use_sim_time is true but no /clock has come" in newest.message
