@@ -335,7 +335,7 @@ def build_engine(
         batch_sizes=batch_sizes,
         weights=RANDOM_WEIGHTS_SOURCE if random_weights else str(weights),
         random_weights=random_weights,
-        export_cache_dir=export_cache_folder(weights, random_weights, conversion_cache_dir),
+        exports=_owned_exports(network, weights, random_weights, conversion_cache_dir),
     )
     if precision == "fp32" or engine.precision != "fp32":
         return engine
@@ -367,9 +367,20 @@ def check_precision(
         "cpu",
         weights=RANDOM_WEIGHTS_SOURCE if random_weights else str(weights),
         random_weights=random_weights,
-        export_cache_dir=export_cache_folder(weights, random_weights, conversion_cache_dir),
+        exports=_owned_exports(network, weights, random_weights, conversion_cache_dir),
     )
     return PrecisionGuard(engine, backend, verdict_cache_dir).measure(source)
+
+
+def _owned_exports(
+    network: SPNet,
+    weights: str | os.PathLike | None,
+    random_weights: bool,
+    conversion_cache_dir: str | os.PathLike | None,
+) -> OnnxExports:
+    """The exports of a network loaded for this engine alone: no copy needed (0.5 s of a start)."""
+    network = network.eval().requires_grad_(False)
+    return OnnxExports(network, export_cache_folder(weights, random_weights, conversion_cache_dir))
 
 
 def export_cache_folder(
