@@ -160,6 +160,7 @@ def depth_image(header: Header, metres: np.ndarray) -> Image:
 
 def test_depth_without_a_valid_pixel_falls_back_to_the_size_and_says_so(rig_factory):
     rig = rig_factory(use_depth=True, depth_slop=0.01)
+    rig.trust_every_joint()
     stats = rig.node.stats
     invalid = {
         "16UC1 zeros": Image(encoding="16UC1", width=64, height=48, step=128, data=bytes(64 * 48 * 2)),
@@ -393,6 +394,7 @@ def test_decode_budget_refusals_are_counted_by_reason_on_diagnostics(rig_factory
 def test_depth_late_by_more_than_five_frames_still_pairs_within_qos_depth(rig_factory):
     """The pairing queue follows qos_depth (at 2f5c218 it was 5 frames whatever qos_depth said)."""
     rig = rig_factory(use_depth=True, depth_slop=0.01, qos_depth=20)
+    rig.trust_every_joint()
     stats = rig.node.stats
     headers = [rig.publish(6_000 * 10**9 + i * FRAME_NS) for i in range(12)]
     rig.spin_until(lambda: stats.received == len(headers))

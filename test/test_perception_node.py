@@ -3,7 +3,6 @@ over real rclpy on loopback with the project's messages."""
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import subprocess
 import sys
@@ -445,10 +444,6 @@ def test_output_frame_transforms_the_points_and_depth_gives_the_root_depth(rclpy
         return result_in_frame(result, transform)
 
     monkeypatch.setattr(perception_node, "result_in_frame", recording)
-    # Only torso joints the network is confident of read the depth image; random weights' confidences
-    # sit near 0, so every joint counts as found here.
-    confident = functools.partial(perception_node.PipelineConfig, pose_box_min_confidence=0.0)
-    monkeypatch.setattr(perception_node, "PipelineConfig", confident)
     harness = Loopback(
         rclpy_module_context,
         FRAME,
@@ -459,6 +454,7 @@ def test_output_frame_transforms_the_points_and_depth_gives_the_root_depth(rclpy
         depth_slop=0.01,
     )
     try:
+        harness.trust_every_joint()
         header = harness.publish(6_000_000_000_000)
         depth = Image(header=header, width=64, height=48, encoding="16UC1", step=128)
         depth.data = np.full((48, 64), 2500, np.uint16).tobytes()  # 2.5 m everywhere

@@ -112,7 +112,7 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
         None,
     ),
     "person_class_ids": (
-        "With detector topic: the class ids (strings) of a person in the detections (COCO: 0).",
+        "With detector topic: the class ids (strings) of a person in the detections (COCO: 0); not empty.",
         None,
     ),
     "crop_source": (
