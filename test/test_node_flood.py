@@ -16,7 +16,6 @@ import time
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from builtin_interfaces.msg import Time
 from node_rig import Loopback
 from sensor_msgs.msg import CompressedImage
@@ -53,11 +52,9 @@ def bombs() -> list[bytes]:
 
 
 @pytest.fixture
-def rig():
-    context = rclpy.context.Context()
-    rclpy.init(context=context)
+def rig(rclpy_module_context):
     built = Loopback(
-        context,
+        rclpy_module_context,
         FRAME,
         namespace="/flood",
         image_transport="compressed",
@@ -68,7 +65,6 @@ def rig():
     )
     yield built
     built.close()
-    context.try_shutdown()
 
 
 def test_a_flood_of_legal_size_bombs_leaves_the_clean_frames_answered(rig):
