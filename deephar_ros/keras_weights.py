@@ -302,7 +302,11 @@ def load_checkpoint(path: str | os.PathLike, config: SPNetConfig) -> SPNet:
     except WeightsFileError:
         raise
     except Exception as error:  # torch.load raises many types on truncated or foreign files
-        raise WeightsFileError(f"cannot read checkpoint {path} (truncated or corrupt?): {error}") from error
+        # torch's own message runs to several lines (and suggests weights_only=False): its first line only
+        first_line = next(iter(str(error).splitlines()), "")[:200]
+        raise WeightsFileError(
+            f"cannot read checkpoint {path} (truncated or corrupt?): {type(error).__name__}: {first_line}"
+        ) from error
     if saved != config:
         differences = [key for key, value in config.to_dict().items() if saved.to_dict()[key] != value]
         raise WeightsFileError(

@@ -440,6 +440,7 @@ def test_a_fatal_error_keeps_the_finished_frames_and_a_summary_marked_incomplete
         ("nan", "holds 1 NaN or infinite"),
         ("absurd", "holds a weight of magnitude 3e+38"),
         ("cut", "truncated"),
+        ("garbage", "truncated or corrupt?): UnpicklingError"),  # torch.load's message is many lines
     ],
 )
 def test_broken_weights_end_the_run_with_one_line(tmp_path, capsys, damage, message):
@@ -452,6 +453,8 @@ def test_broken_weights_end_the_run_with_one_line(tmp_path, capsys, damage, mess
     save_checkpoint(model, path)
     if damage == "cut":
         path.write_bytes(path.read_bytes()[:5000])
+    elif damage == "garbage":
+        path.write_bytes(b"not a checkpoint at all" * 10)
     folder = folder_of_frames(tmp_path / "frames", 1)
     argv = [
         "--weights",
