@@ -46,6 +46,7 @@ from deephar_ros.camera import (
     relative_depth_metres,
     root_depth_from_depth_image,
     root_depth_from_size,
+    root_depth_from_torso,
     window_depth_scale,
 )
 from deephar_ros.choices import ACTION_WINDOWS, CROP_SOURCES, SCORINGS
@@ -248,6 +249,7 @@ class Pipeline:
         self._lost_tracks: set[int] = set()  # pose-driven tracks not seen since their crop lost them
         self.detector_runs = 0
         self.repeated_people_dropped = 0  # skeletons dropped for repeating another of their frame
+        self._pose_crops = 0
 
     def _clip_step(self, frame_rate_hz: float | None) -> int:
         """Frames between two clips of a track: the authors' step with their scoring, else the config's."""
@@ -314,6 +316,7 @@ class Pipeline:
             timings[stage] = (now - clock) * 1000.0
             clock = now
 
+        self._pose_crops = 0  # how many of `people` lead the list as pose-driven boxes
         if boxes is None:
             people = self._find_people(image, stamp_ns)
         else:  # boxes from the caller are only clipped and capped: their detector chose its threshold
@@ -327,10 +330,10 @@ class Pipeline:
         lap("crop")
 
         poses, features, mirrored_features = self._run_network(crops, len(people))
-        people, windows, poses, features, mirrored_features, non_finite = keep_finite_people(
+        people, windows, poses, features, mirrored_features = self._drop_unseen_and_repeated(
             people, windows, poses, features, mirrored_features
         )
-        people, windows, poses, features, mirrored_features = self._drop_repeated_people(
+        people, windows, poses, features, mirrored_features, non_finite = keep_finite_people(
             people, windows, poses, features, mirrored_features
         )
         lap("network")
@@ -401,11 +404,13 @@ class Pipeline:
         )
         if not due:
             self._frames_since_detection += 1
+            self._pose_crops = len(tracked)
             return tracked
         self._frames_since_detection = 0
         self.detector_runs += 1
         found = clean_boxes(self.detector.detect(image), width, height, self.min_score, cfg.max_people)
         new = [box for box in found if not any(box_holds_track(box, t, cfg.tracked_overlap) for t in tracked)]
+        self._pose_crops = min(len(tracked), cfg.max_people)
         return (tracked + new)[: cfg.max_people]
 
     def _follow_poses(
@@ -452,7 +457,7 @@ class Pipeline:
         mirrored = features[count:] if self.config.mirrored_action_pass else None
         return merged, features[:count], mirrored
 
-    def _drop_repeated_people(
+    def _drop_unseen_and_repeated(
         self,
         people: list[Box],
         windows: list[CropWindow],
@@ -460,29 +465,35 @@ class Pipeline:
         features: np.ndarray,
         mirrored: np.ndarray | None,
     ) -> tuple[list[Box], list[CropWindow], np.ndarray, np.ndarray, np.ndarray | None]:
-        """This frame's people less those whose skeleton repeats an earlier one's (one person, two crops).
+        """This frame's people less the pose-driven crops that found nobody and the repeated skeletons.
 
-        Of two skeletons of one person, the one whose box frames it best is kept (a pose-driven box is
-        made from the skeleton; a box on someone hidden behind them frames it badly), so a second box
-        on a person starts no new track; `repeated_people_dropped` counts what was dropped.
+        A pose-driven box is the pipeline's own guess of where a person went: when its crop shows too
+        few confident joints (they left, a scene cut) nothing saw a person there, and the track is
+        lost instead of shown. A skeleton that repeats another (one person, two crops) is dropped:
+        of the two, the one whose box frames it best is kept (a pose-driven box is made from the
+        skeleton; a box on someone hidden behind them frames it badly), so a second box on a person
+        starts no new track. `repeated_people_dropped` counts the repeats.
         """
-        if len(people) < 2:
+        if not people:
             return people, windows, poses, features, mirrored
         cfg = self.config
         joints_2d = np.stack([crop_to_image(poses[i, :, 0:2], windows[i]) for i in range(len(people))])
         fit = []  # how well each box frames its skeleton: a box on someone else's skeleton frames it badly
-        for box, joints, confidences in zip(people, joints_2d, poses[:, :, -1], strict=True):
+        unseen = set()
+        for i, (box, joints, confidences) in enumerate(zip(people, joints_2d, poses[:, :, -1], strict=True)):
             extent = joint_extent_box(
                 joints, confidences, cfg.pose_box_min_confidence, cfg.pose_box_min_joints
             )
             fit.append(0.0 if extent is None else box_iou(box, extent))
+            if extent is None and i < self._pose_crops:
+                unseen.add(i)
         repeated = set(
             repeated_skeletons(joints_2d, poses[:, :, -1], np.array(fit), cfg.pose_box_min_confidence)
         )
-        if not repeated:
+        self.repeated_people_dropped += len(repeated - unseen)
+        if not repeated and not unseen:
             return people, windows, poses, features, mirrored
-        self.repeated_people_dropped += len(repeated)
-        keep = [i for i in range(len(people)) if i not in repeated]
+        keep = [i for i in range(len(people)) if i not in repeated and i not in unseen]
         return (
             [people[i] for i in keep],
             [windows[i] for i in keep],
@@ -515,7 +526,7 @@ class Pipeline:
             scale = cfg.depth_scale
             if cfg.depth_scale_from_window and extent is not None:
                 scale = window_depth_scale(windows[i].size, authors_window(extent).size, cfg.depth_scale)
-            root = math.nan
+            root = clip_root = math.nan  # clip_root: what may move the action clip's z, never the box height
             if self.layout.dim == 3:
                 relative = relative_depth_metres(poses[i, :, 2], scale)
                 root = None
@@ -529,11 +540,17 @@ class Pipeline:
                 if root is not None:
                     sources[i] = DEPTH_FROM_IMAGE
                 else:
+                    root = root_depth_from_torso(
+                        joints_2d[i], relative, confidences[i], self.layout, intrinsics
+                    )
+                if root is not None:
+                    clip_root = root
+                else:
                     root = root_depth_from_size(
                         joints_2d[i], relative, confidences[i], self.layout, intrinsics, people[i].height
                     )
                 joints_3d[i] = intrinsics.back_project(joints_2d[i], root + relative)
-            framings.append(FrameFraming(windows[i], extent, scale, float(root)))
+            framings.append(FrameFraming(windows[i], extent, scale, float(clip_root)))
         return joints_2d, joints_3d, confidences, sources, framings
 
     def _smooth(self, ids: list[int], joints_2d: np.ndarray, joints_3d: np.ndarray, stamp_ns: int):

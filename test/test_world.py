@@ -2,6 +2,10 @@
 network and a detector that read the truth. Thresholds are set so that a regression breaks them:
 with nothing imperfect the pipeline's own arithmetic is all that stands between truth and output."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from world.harness import run_scene
@@ -161,3 +165,16 @@ def test_a_clip_mixing_two_people_is_recorded_as_such():
 def test_a_scene_cut_starts_new_tracks_without_identity_switches():
     scores = score_run(run_scene(make_scene("cut")))
     assert scores.id_switches == 0 and scores.duplicates == 0 and scores.recall == 1.0
+
+
+@pytest.mark.slow
+def test_the_world_bench_runs_quick_and_its_last_line_holds_the_pose_driven_figures():
+    bench = Path(__file__).resolve().parents[1] / "bench" / "bench_world.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--quick"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = dict(item.split("=") for item in done.stdout.strip().splitlines()[-1].split())
+    assert set(last) == {"duplicates", "id_switches", "recall", "detector_calls_per_frame"}
+    assert int(last["duplicates"]) == 0 and int(last["id_switches"]) == 0
+    assert float(last["recall"]) >= 0.98 and float(last["detector_calls_per_frame"]) <= 0.3
