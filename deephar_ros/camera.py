@@ -288,10 +288,30 @@ def root_depth_from_size(
 ) -> float:
     """Root depth from the person's size in the image, under the mean-adult assumption above.
 
-    Uses the torso (shoulder midpoint to hip midpoint) when those four joints are confident: with
-    every joint at root depth Z plus its relative depth, the torso's 3D length is |a Z + b|, and
-    solving |a Z + b| = MEAN_TORSO_LENGTH_M accounts for leaning towards the camera. Otherwise the
-    box height is read as a full standing adult.
+    Uses the torso (`root_depth_from_torso`) when it can; otherwise the box height is read as a
+    full standing adult.
+    """
+    depth = root_depth_from_torso(joints_px, relative_z_m, confidences, layout, intrinsics, min_confidence)
+    if depth is not None:
+        return depth
+    if box_height_px <= 0:
+        raise ValueError(f"box height must be positive, got {box_height_px}")
+    return intrinsics.fy * MEAN_ADULT_HEIGHT_M / box_height_px
+
+
+def root_depth_from_torso(
+    joints_px: np.ndarray,
+    relative_z_m: np.ndarray,
+    confidences: np.ndarray,
+    layout: JointLayout,
+    intrinsics: CameraIntrinsics,
+    min_confidence: float = 0.3,
+) -> float | None:
+    """Root depth from the torso's length (shoulder midpoint to hip midpoint); None unless its four
+    joints are confident.
+
+    With every joint at root depth Z plus its relative depth, the torso's 3D length is |a Z + b|, and
+    solving |a Z + b| = MEAN_TORSO_LENGTH_M accounts for leaning towards the camera.
     """
     indices = [layout.index(name) for name in ("right_shoulder", "left_shoulder", "right_hip", "left_hip")]
     if np.all(confidences[indices] >= min_confidence):
@@ -305,6 +325,4 @@ def root_depth_from_size(
             depth = (-qb + math.sqrt(disc)) / (2 * qa)
             if depth > 0:
                 return float(depth)
-    if box_height_px <= 0:
-        raise ValueError(f"box height must be positive, got {box_height_px}")
-    return intrinsics.fy * MEAN_ADULT_HEIGHT_M / box_height_px
+    return None

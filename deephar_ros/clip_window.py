@@ -6,34 +6,47 @@ crop each frame on its own window (tracking the person), which hides them. Runni
 clip-window crops would cost a second forward per frame, so instead the pose values a frame packs
 for the action branch are mapped from its own window into the clip window when a clip is due.
 
-The authors' clip window (deephar/data/ntu.py:189-206, deephar/data/pennaction.py:119-135):
-- NTU (our default model; exp/ntu/eval_ntu_multitask.py:50 sets use_gt_bbox=True) takes
-  `get_gt_bbox` (deephar/utils/bbox.py:160-197): the square box of each of the frames
-  0, int(T/2 + 0.5) and T-1 (bbox.py:170; `get_valid_bbox`, 1.5 times the larger side of the
-  joints' extent, bbox.py:53-76), and their union (bbox.py:182-185).
-- Penn Action (exp/pennaction/eval_penn_multitask.py:60-62, predicted boxes) takes the union of
-  every frame's box (`compute_clip_bbox`, pennaction.py:33-44).
-- Both then raise a window under 32 px to 32 (ntu.py:205-206, pennaction.py:134-135) and crop the
-  union rectangle, resized to 256x256 whatever its aspect (transform.py:56-61, 110-112).
-`clip_window` takes the union of the windows it is given. The pipeline gives it, per frame, the
-authors' box rule on that frame's predicted joints (1.5 x the larger side of the confident joints'
-extent, `crops.authors_window`: how Penn's predicted boxes were made), or the frame's own crop window
-where too few joints are confident: all T frames (Penn's rule; NTU's three frames give the same union
-whenever the motion is monotone over the clip), so every confident joint's re-expressed x, y lies in
-[0, 1], the only range the network's soft-argmax produces. `CropWindow` is square, so the union
-rectangle becomes the square of its larger side around the same centre: it keeps the person's aspect
-as in every per-frame crop, where the authors stretch the narrower axis of a non-square union.
+The authors' clip window (deephar/data/ntu.py:188-206, deephar/data/pennaction.py:118-135), by preset
+(`authors_window_frames`):
+- NTU (exp/ntu/eval_ntu_multitask.py:50 sets use_gt_bbox=True) takes `get_gt_bbox`
+  (deephar/utils/bbox.py:160-197): only the frames 0, int(T/2 + 0.5) and T-1 of the clip
+  (bbox.py:170; frames 0, 4 and 7 of 8), each the square box of 1.5 times the larger side of its
+  joints' extent (`get_valid_bbox`, bbox.py:68-76, square by default, bbox.py:10), and their union
+  rectangle (bbox.py:182-185).
+- Penn Action (exp/pennaction/eval_penn_multitask.py:60-62, predicted boxes) takes the union of every
+  frame's box (`compute_clip_bbox`, pennaction.py:33-44), each the same square 1.5 x box on the
+  predicted joints (exp/common/generic.py:7-27, predict_bboxes.py:63).
+- Both then make a window whose smaller side is under 32 px 32x32 (ntu.py:205-206,
+  pennaction.py:134-135), crop the union RECTANGLE and resize it to 256x256 whatever its aspect
+  (transform.py:56-61, 110-112): the narrower axis is stretched (walking across, aspect ~1.5).
+`clip_window` is that rule on the frames' windows: per frame the authors' window on its confident
+predicted joints (`FrameFraming.pose_window`, how Penn's predicted boxes were made), or its own crop
+window where too few joints are confident. The authors' crop box is cut at whole pixels of their
+960x540 (NTU) or Penn images (transform.py:110-111); ours is not, a difference under a pixel.
+Joints the clip window cuts off: the authors' data code marks a joint outside its crop's (0, 1)
+invisible (get_visible_joints, deephar/utils/pose.py:155-160, called at ntu.py:244 and
+pennaction.py:176), which is what their network learnt to answer for one, and soft-argmax gives x, y
+only in [0, 1] (z likewise, in its range): so a re-expressed joint outside (0, 1) gets visibility 0,
+and x, y and z are clamped to [0, 1].
 
 Pose values: each action block packs each joint's (x, y[, z]) and its visibility v apart
 (spnet_blocks.py `ActionBlock`; the clip part multiplies them), so the map is exact whatever v.
-With the frame's window (left, top, s) and the clip's (L, T, S), x' = (x s + left - L) / S and y'
-likewise (x, y are crop-normalised, 0 at the window's left/top edge, crops.py).
+With the frame's window (left, top, s) and the clip's rectangle (L, T, W, H),
+x' = (x s + left - L) / W and y' = (y s + top - T) / H (x, y are crop-normalised, 0 at the window's
+left/top edge, crops.py).
 Depth: the authors normalise z over rootz +- 1000 mm * scale (ntu.py:197-202, 236), rootz the
-root's mean depth over the clip (ntu.py:197) and scale the augmentation scale that also sizes the
-crop (bbox.py:182, `relsize=1.5*scale`), fixed to 1 at test (deephar/config.py:11). A frame's own
+root's TRUE mean depth over the clip (ntu.py:197) and scale the augmentation scale that also sizes
+the crop (bbox.py:180, `relsize=1.5*scale`), fixed to 1 at test (deephar/config.py:11). A frame's own
 network output is relative to that frame's root, over its own depth scale s_t (metres per unit of
 +-0.5, see pipeline `depth_scale_from_window`); so with each frame's root depth d_t,
 z' = 0.5 + (z - 0.5) s_t / S0 + (d_t - mean d) / (2 S0), S0 the authors' test scale (1 m).
+The box-height fallback of the size prior (camera.root_depth_from_size) never enters d_t
+(`FrameFraming.root_depth_m` is NaN then): it reads a sitting or bending person as a farther standing
+one (z off by 0.2). A clip with such a frame takes one root depth (d_t = mean d): z keeps each
+frame's own root. Depth-image and torso roots do enter: one root per clip for them too was measured
+further from the authors' z (true roots) in test/world, because a clip's real root motion outweighs
+the torso prior's drift with posture: max |z| error over the clips, no depth image, 6 s scenes,
+per-frame torso roots vs one root per clip: sit_stand 0.027 vs 0.069, walk_towards 0.11 vs 0.72.
 
 Appearance values (Fv x ceil(J/4)*2 per block) are the first-pyramid feature maps pooled by each
 joint's probability map, then a 1x1 conv: the maps of a differently framed crop are another function
@@ -58,7 +71,7 @@ import numpy as np
 
 from deephar_ros.camera import AUTHORS_DEPTH_SCALE
 from deephar_ros.config import SPNetConfig
-from deephar_ros.crops import CropWindow, authors_window
+from deephar_ros.crops import MIN_WINDOW_SIZE, CropWindow, authors_window
 from deephar_ros.results import Box
 
 
@@ -77,12 +90,42 @@ class FrameFraming:
     crop: CropWindow  # the window the frame was cropped with
     joint_extent: Box | None  # the extent of its confident predicted joints; None: too few confident
     depth_scale_m: float  # the depth scale its z was read with (pipeline `depth_scale_from_window`)
-    root_depth_m: float  # its root joint's depth; NaN where unknown (2D models)
+    # its root joint's depth from a depth image or the torso; NaN from the box height (see the module
+    # doc) and for 2D models
+    root_depth_m: float
 
     @property
     def pose_window(self) -> CropWindow | None:
-        """The authors' window on the frame's predicted joints, None where too few were confident."""
-        return None if self.joint_extent is None else authors_window(self.joint_extent)
+        """The authors' window on the frame's predicted joints, None where too few were confident.
+
+        Joints are at pixel centres (u, v), windows in pixel-edge units: a joint sits at u + 0.5.
+        """
+        if self.joint_extent is None:
+            return None
+        window = authors_window(self.joint_extent)
+        return CropWindow(window.cx + 0.5, window.cy + 0.5, window.size)
+
+
+@dataclass(frozen=True)
+class ClipWindow:
+    """The rectangle a clip is cropped with (image pixels, pixel-edge units), stretched to the crop."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+    def image_to_clip(self, pixels: np.ndarray) -> np.ndarray:
+        """Image pixels (..., 2), centres on integers -> x, y of the clip's crop (crops.image_to_crop)."""
+        corner = np.array([self.left, self.top])
+        return (np.asarray(pixels, dtype=np.float64) + 0.5 - corner) / np.array([self.width, self.height])
+
+
+def authors_window_frames(label_set: str, num_frames: int) -> list[int]:
+    """The frames of a clip whose boxes the authors' clip window unites (see module doc)."""
+    if label_set == "ntu60" and num_frames > 1:
+        return [0, int(num_frames / 2 + 0.5), num_frames - 1]  # deephar/utils/bbox.py:167-170
+    return list(range(num_frames))  # Penn: every frame of the clip (pennaction.py:37-42)
 
 
 def feature_layout(config: SPNetConfig) -> tuple[BlockSlices, ...]:
@@ -105,21 +148,24 @@ def feature_layout(config: SPNetConfig) -> tuple[BlockSlices, ...]:
     )
 
 
-def clip_window(windows: Sequence[CropWindow]) -> CropWindow:
-    """The one window of a clip: the square around the union of its frames' windows (see module doc)."""
+def clip_window(windows: Sequence[CropWindow]) -> ClipWindow:
+    """The union rectangle of the windows, 32x32 where its smaller side is under 32 (module doc)."""
     if not windows:
         raise ValueError("a clip needs at least one window")
     left = min(w.left for w in windows)
     top = min(w.top for w in windows)
     right = max(w.left + w.size for w in windows)
     bottom = max(w.top + w.size for w in windows)
-    return CropWindow(cx=(left + right) / 2, cy=(top + bottom) / 2, size=max(right - left, bottom - top))
+    if min(right - left, bottom - top) < MIN_WINDOW_SIZE:  # ntu.py:205-206, pennaction.py:134-135
+        cx, cy, half = (left + right) / 2, (top + bottom) / 2, MIN_WINDOW_SIZE / 2
+        return ClipWindow(cx - half, cy - half, MIN_WINDOW_SIZE, MIN_WINDOW_SIZE)
+    return ClipWindow(left, top, right - left, bottom - top)
 
 
 def reexpress_features(
     features: np.ndarray,
     windows: Sequence[CropWindow],
-    clip: CropWindow,
+    clip: ClipWindow,
     config: SPNetConfig,
     *,
     root_depths_m: np.ndarray | None = None,
@@ -133,8 +179,9 @@ def reexpress_features(
     from each frame's root to the clip's mean root, and `depth_scales_m` (T,) is each frame's depth
     scale (default: the target's), re-expressed over `target_depth_scale_m`; without root depths z
     keeps its root. `mirrored`: the features come from left-right mirrored crops (x = 1 - x), so
-    the target is the mirrored clip-window crop. Visibilities and appearance values are returned
-    as they are (see module doc).
+    the target is the mirrored clip-window crop. A joint that lands outside the clip window gets
+    visibility 0 and x, y, z are clamped to [0, 1]; appearance values are returned as they are (see
+    module doc).
     """
     features = np.asarray(features)
     layout = feature_layout(config)
@@ -146,10 +193,11 @@ def reexpress_features(
         )
     sizes = np.array([w.size for w in windows])
     corners = np.array([[w.left, w.top] for w in windows])
+    extent = np.array([clip.width, clip.height])
     gain = np.ones((frames, dim))
-    gain[:, :2] = (sizes / clip.size)[:, None]
+    gain[:, :2] = sizes[:, None] / extent
     shift = np.zeros((frames, dim))
-    shift[:, :2] = (corners - np.array([clip.left, clip.top])) / clip.size
+    shift[:, :2] = (corners - np.array([clip.left, clip.top])) / extent
     if mirrored:  # x_m = 1 - x on both sides of x' = gain x + shift
         shift[:, 0] = 1.0 - gain[:, 0] - shift[:, 0]
     if root_depths_m is not None or depth_scales_m is not None:
@@ -164,6 +212,9 @@ def reexpress_features(
     for block in layout:
         values = features[:, block.pose].reshape(frames, joints, dim + 1).astype(np.float64)
         values[..., :dim] = values[..., :dim] * gain[:, None, :] + shift[:, None, :]
+        xy = values[..., :2]
+        values[..., dim][~np.all((xy > 0.0) & (xy < 1.0), axis=-1)] = 0.0  # pose.py:155-160
+        values[..., :dim] = np.clip(values[..., :dim], 0.0, 1.0)
         out[:, block.pose] = values.reshape(frames, joints * (dim + 1))
     return out
 
@@ -183,11 +234,13 @@ def features_in_clip_window(
 ) -> np.ndarray:
     """A due clip's (T, K) features, re-expressed into the authors' one window of the clip.
 
-    The clip window is the union of the frames' authors' windows (their crop windows where the
-    pose had too few confident joints). z moves to the clip's mean root only when every frame's
-    root depth is known; it is rescaled from each frame's depth scale to the authors' test scale.
+    The clip window unites the authors' windows of the frames the preset's authors use (their crop
+    windows where the pose had too few confident joints). z moves to the clip's mean root only when
+    every frame's root depth is known, else each frame keeps its own (one root per clip); it is
+    rescaled from each frame's depth scale to the authors' test scale.
     """
-    clip = clip_window([f.pose_window or f.crop for f in framings])
+    used = authors_window_frames(config.label_set, len(framings))
+    clip = clip_window([framings[t].pose_window or framings[t].crop for t in used])
     roots = np.array([f.root_depth_m for f in framings])
     is_3d = config.pose_dim == 3
     return reexpress_features(

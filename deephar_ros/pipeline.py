@@ -532,8 +532,10 @@ class Pipeline:
                 root = None
                 if depth is not None:
                     # only the torso joints the network found vote: a missed joint's place is a guess,
-                    # and its depth pixels belong to whatever is there
-                    torso = [j for j in self.layout.torso if confidences[i, j] >= cfg.pose_box_min_confidence]
+                    # and its depth pixels belong to whatever is there (all vote when none was found)
+                    torso = [
+                        j for j in self.layout.torso if confidences[i, j] >= cfg.pose_box_min_confidence
+                    ] or list(self.layout.torso)
                     root = root_depth_from_depth_image(
                         depth, joints_2d[i], relative, torso, cfg.depth_window_px
                     )

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from deephar_ros.clip_window import (
+    ClipWindow,
     FrameFraming,
+    authors_window_frames,
     clip_window,
     feature_layout,
     features_in_clip_window,
@@ -127,30 +129,33 @@ def test_layout_refuses_pose_only_config():
 
 
 # ---- clip window ----------------------------------------------------------------------------------
-def test_clip_window_is_the_square_around_the_union_of_the_frames_windows():
+def test_clip_window_is_the_union_rectangle_of_the_frames_windows():
     windows = [crop_window(box) for box in sit_down_boxes()]
     clip = clip_window(windows)
     left = min(w.left for w in windows)
     top = min(w.top for w in windows)
     right = max(w.left + w.size for w in windows)
     bottom = max(w.top + w.size for w in windows)
-    assert clip.size == pytest.approx(max(right - left, bottom - top))
-    assert (clip.cx, clip.cy) == pytest.approx(((left + right) / 2, (top + bottom) / 2))
-    for w in windows:  # every frame's window inside: re-expressed x, y stay in [0, 1]
-        assert clip.left <= w.left + 1e-9 and w.left + w.size <= clip.left + clip.size + 1e-9
-        assert clip.top <= w.top + 1e-9 and w.top + w.size <= clip.top + clip.size + 1e-9
+    # the rectangle itself, not a square: deephar/utils/bbox.py:182-185, data/ntu.py:204
+    assert clip == ClipWindow(left, top, right - left, bottom - top)
+    assert clip.height > clip.width + 5.0
 
 
 @pytest.mark.parametrize("boxes", [sit_down_boxes(), walk_towards_boxes()], ids=["sit_down", "walk_towards"])
 def test_clip_window_equals_the_authors_ntu_frames_on_a_monotone_clip(boxes):
     windows = [crop_window(box) for box in boxes]
-    authors_frames = [0, int(FRAMES / 2 + 0.5), FRAMES - 1]  # deephar/utils/bbox.py:170
-    assert clip_window(windows) == clip_window([windows[t] for t in authors_frames])
+    assert authors_window_frames("ntu60", FRAMES) == [0, 4, 7]  # deephar/utils/bbox.py:170
+    assert authors_window_frames("penn_action", FRAMES) == list(range(FRAMES))  # data/pennaction.py:37-42
+    assert clip_window(windows) == clip_window([windows[t] for t in authors_window_frames("ntu60", FRAMES)])
 
 
-def test_clip_window_of_one_window_is_that_window_and_of_none_an_error():
+def test_clip_window_of_one_window_is_that_window_under_32_px_32_and_of_none_an_error():
     window = CropWindow(100.0, 80.0, 64.0)
-    assert clip_window([window]) == window
+    assert clip_window([window]) == ClipWindow(68.0, 48.0, 64.0, 64.0)
+    # deephar/data/ntu.py:205-206: a window whose smaller side is under 32 px becomes 32x32, both sides
+    assert clip_window([CropWindow(100.0, 80.0, 20.0), CropWindow(100.0, 120.0, 20.0)]) == ClipWindow(
+        84.0, 84.0, 32.0, 32.0
+    )
     with pytest.raises(ValueError, match="at least one"):
         clip_window([])
 
@@ -177,9 +182,8 @@ def test_reexpressed_pose_moves_as_a_clip_window_crop_would(clip_name):
     per_frame = np.concatenate([per_frame_xy, per_frame_z[..., None]], axis=-1)
     # what the authors' action branch reads: every frame in the clip window, z around the clip's mean
     # root over the authors' 1 m test scale
-    authors = np.concatenate(
-        [image_to_crop(pixels, clip), authors_depth(depths, roots.mean())[..., None]], -1
-    )
+    authors = np.concatenate([clip.image_to_clip(pixels), authors_depth(depths, roots.mean())[..., None]], -1)
+    authors = np.clip(authors, 0.0, 1.0)  # the only range soft-argmax gives (z too, walking towards)
     vis = visibilities(NTU)
     features = pack(per_frame, vis, NTU)
 
@@ -219,7 +223,7 @@ def test_mirrored_features_go_to_the_mirrored_clip_window_crop():
     per_frame = np.stack([flip + mirror * image_to_crop(p, w) for p, w in zip(pixels, windows, strict=True)])
     vis = visibilities(PENN)
     out = reexpress_features(pack(per_frame, vis, PENN), windows, clip, PENN, mirrored=True)
-    expected = flip + mirror * image_to_crop(pixels, clip)
+    expected = flip + mirror * clip.image_to_clip(pixels)
     for b in range(PENN.num_action_blocks):
         np.testing.assert_allclose(block_poses(out, PENN, b), expected, atol=2e-6)
 
@@ -229,15 +233,17 @@ def test_z_is_kept_without_root_depths_and_same_windows_change_nothing():
     features = pack(
         np.random.default_rng(6).uniform(size=(FRAMES, NTU.num_joints, 3)), visibilities(NTU), NTU
     )
+    same = ClipWindow(window.left, window.top, window.size, window.size)
     np.testing.assert_allclose(
-        reexpress_features(features, [window] * FRAMES, window, NTU), features, atol=1e-7
+        reexpress_features(features, [window] * FRAMES, same, NTU), features, atol=1e-7
     )
 
 
 def test_framings_pick_the_union_of_the_pose_windows_and_the_mean_root():
     boxes = sit_down_boxes()
     crops = [crop_window(box, 1.8) for box in boxes]  # loose crops, as a detector box gives
-    pose_windows = [crop_window(box) for box in boxes]  # the authors' 1.5 x the joints' extent
+    # the authors' 1.5 x the joints' extent, joints at pixel centres (u + 0.5 in the window's units)
+    pose_windows = [CropWindow(w.cx + 0.5, w.cy + 0.5, w.size) for w in map(crop_window, boxes)]
     roots = np.linspace(3.0, 3.4, FRAMES)
     framings = [
         FrameFraming(c, box if t != 3 else None, 1.2, r)
@@ -246,7 +252,7 @@ def test_framings_pick_the_union_of_the_pose_windows_and_the_mean_root():
     features = pack(
         np.random.default_rng(7).uniform(size=(FRAMES, NTU.num_joints, 3)), visibilities(NTU), NTU
     )
-    expected_clip = clip_window([w if t != 3 else crops[3] for t, w in enumerate(pose_windows)])
+    expected_clip = clip_window([pose_windows[t] for t in (0, 4, 7)])  # NTU's frames
     np.testing.assert_array_equal(
         features_in_clip_window(features, framings, NTU),
         reexpress_features(
@@ -304,7 +310,10 @@ def test_appearance_of_a_clip_window_crop_is_close_to_the_per_frame_one(ntu_refe
     boxes = sit_down_boxes() if clip_name == "sit_down" else walk_towards_boxes()
     frames = [0, int(FRAMES / 2 + 0.5), FRAMES - 1]
     windows = [crop_window(box) for box in boxes]
-    clip = clip_window(windows)
+    union = clip_window(windows)  # measured on its square (warp_crops cuts squares), before issue 17
+    clip = CropWindow(
+        union.left + union.width / 2, union.top + union.height / 2, max(union.width, union.height)
+    )
     scenes = [render_scene(boxes[t]) for t in frames]
     crops = np.concatenate(
         [warp_crops(scene, [windows[t], clip]) for scene, t in zip(scenes, frames, strict=True)]
@@ -332,3 +341,85 @@ def test_appearance_of_a_clip_window_crop_is_close_to_the_per_frame_one(ntu_refe
     assert np.median(change) > 0.005  # not the same: a pooled vector has no exact map to another crop's
     assert np.median(change) < np.median(drift)  # of the order of the clip's own variation
     assert np.median(change) < 0.5 * np.median(person)  # and framing matters far less than looks
+
+
+# ---- the authors' window on a clip (issue 17, item 2) ----------------------------------------------
+# A person whose joints span 100 x 200 px, at pixel centres 249.5..349.5 x 99.5..299.5 (250..350 x
+# 100..300 in the windows' edge units) in frame 0, moved by (dx, dy) per frame. Each frame cropped
+# on its own authors' window (the 300 px square around it).
+WALK_ACROSS = [(20.0 * t, 0.0) for t in range(FRAMES)]
+JUMP = [(0.0, dy) for dy in (0.0, -30.0, -60.0, -30.0, 0.0, 0.0, 0.0, 0.0)]
+
+
+def moving_person(moves: list[tuple[float, float]], config) -> tuple[np.ndarray, list[FrameFraming]]:
+    """(T, J, 2) joint pixels and each frame's framing (own authors' window, extent, no root)."""
+    base = np.random.default_rng(9).uniform(0.0, 1.0, (config.num_joints, 2))
+    base[:4] = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)]  # the extent's corners
+    pixels = np.stack([base * (100.0, 200.0) + (249.5 + dx, 99.5 + dy) for dx, dy in moves])
+    framings = []
+    for p in pixels:
+        extent = Box(*p.min(axis=0), *p.max(axis=0), 1.0)
+        framings.append(
+            FrameFraming(FrameFraming(None, extent, 1.0, np.nan).pose_window, extent, 1.0, np.nan)
+        )
+    return pixels, framings
+
+
+def clip_input(pixels: np.ndarray, framings: list[FrameFraming], config) -> np.ndarray:
+    """Block 0's (T, J, D + 1) action input of a clip whose frames the network saw exactly."""
+    poses = np.stack([image_to_crop(p, f.crop) for p, f in zip(pixels, framings, strict=True)])
+    if config.pose_dim == 3:
+        poses = np.concatenate([poses, np.full((FRAMES, config.num_joints, 1), 0.5)], axis=-1)
+    features = pack(poses, np.ones((FRAMES, config.num_action_blocks, config.num_joints)), config)
+    out = features_in_clip_window(features, framings, config)
+    return out[:, feature_layout(config)[0].pose].reshape(FRAMES, config.num_joints, -1)
+
+
+def test_walking_across_the_ntu_window_is_the_stretched_rectangle_of_frames_0_4_7():
+    pixels, framings = moving_person(WALK_ACROSS, NTU)
+    poses = clip_input(pixels, framings, NTU)
+    # bbox.py:170 frames 0, 4, 7 (dx 0, 80, 140); bbox.py:68-76 each 1.5 x 200 = 300 px square around
+    # (300, 200) + dx; bbox.py:182-185 their union x 150..590, y 50..350; ntu.py:204 and
+    # transform.py:110-112, 56-61 that 440 x 300 crop resized to 256 x 256, normalised (transform.py:63-64)
+    edges = pixels + 0.5
+    np.testing.assert_allclose(poses[..., 0], (edges[..., 0] - 150.0) / 440.0, atol=1e-6)
+    np.testing.assert_allclose(poses[..., 1], (edges[..., 1] - 50.0) / 300.0, atol=1e-6)
+    assert np.all(poses[..., -1] == 1.0)  # every joint inside: seen
+    # a square window (before issue 17: 440 x 440 around the same centre) puts y off by up to 0.11
+    assert np.abs(poses[..., 1] - (edges[..., 1] + 20.0) / 440.0).max() > 0.1
+
+
+def test_jumping_the_ntu_window_ignores_the_flight_and_cuts_off_the_joints_above_it():
+    pixels, framings = moving_person(JUMP, NTU)
+    poses = clip_input(pixels, framings, NTU)
+    # frames 0, 4, 7 (bbox.py:170) stand on the ground: the 300 px square at x 150..450, y 50..350
+    edges = pixels + 0.5
+    authors_xy = (edges - (150.0, 50.0)) / 300.0
+    # ntu.py:244 with pose.py:155-160: a joint outside (0, 1) of the crop is invisible; soft-argmax
+    # gives x, y in [0, 1] only
+    seen = np.all((authors_xy > 0.0) & (authors_xy < 1.0), axis=-1)
+    assert seen[[0, 4, 7]].all() and (~seen[2]).sum() >= 2  # the head at the top of the flight
+    np.testing.assert_allclose(poses[..., :2], np.clip(authors_xy, 0.0, 1.0), atol=1e-6)
+    np.testing.assert_array_equal(poses[..., -1], seen.astype(np.float32))
+    np.testing.assert_allclose(poses[..., 2], 0.5)  # z (no root motion) as it was
+
+
+def test_jumping_the_penn_window_unites_every_frame():
+    pixels, framings = moving_person(JUMP, PENN)
+    poses = clip_input(pixels, framings, PENN)
+    # pennaction.py:37-42 every frame's box (generic.py:17, the same 1.5 x square): y -10..350
+    edges = pixels + 0.5
+    np.testing.assert_allclose(poses[..., :2], (edges - (150.0, -10.0)) / (300.0, 360.0), atol=1e-6)
+    assert np.all(poses[..., -1] == 1.0)
+
+
+def test_depth_beyond_the_networks_range_is_clamped():
+    window = CropWindow(200.0, 150.0, 180.0)
+    poses = np.full((FRAMES, NTU.num_joints, 3), 0.5)
+    features = pack(poses, visibilities(NTU), NTU)
+    roots = np.linspace(3.0, 6.0, FRAMES)  # 3 m of walking in one clip: +-1.5 m around the mean root
+    same = ClipWindow(window.left, window.top, window.size, window.size)
+    out = reexpress_features(features, [window] * FRAMES, same, NTU, root_depths_m=roots)
+    z = block_poses(out, NTU, 0)[..., 2]
+    np.testing.assert_allclose(z[:, 0], np.clip(0.5 + (roots - roots.mean()) / 2.0, 0.0, 1.0))  # ntu.py:236
+    assert z.min() == 0.0 and z.max() == 1.0
