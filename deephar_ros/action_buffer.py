@@ -22,6 +22,16 @@ Each track keeps a ring of its last T sampled feature vectors. Once full, a clip
 sample arrived and at least `run_every_n_frames` frames of that track have passed since its last
 clip; the scores shown combine its last `average_clips` clips' scores (see `SCORINGS`).
 
+With scoring "authors" and samples by time, clips are the authors' clips instead, cut from the
+track's recent frames rather than the ring: clip k starts k x `authors_clip_step_ns` after the
+track's first frame (NTU 14/30 s, Penn 9/30 s) and holds, for each of its T sample times
+start + i x spacing, the frame nearest that time. It is due when the newest frame reaches its last
+sample time (less half a frame, as a sample); it is refused when a sample's nearest frame is half
+a spacing or more off its time (frames dropped there) or its span does not fit. Consecutive clips
+sample different frames (14 is not a multiple of 8), so the track keeps every frame of the last
+span + step (~2.3 s; NTU's 11,928 features: 48 KB a frame, ~3.4 MB a track at 30 fps). A camera
+slower than the sample rate makes its clips from the ring, every frame a sample, as above.
+
 How the authors score a video (exp/common/ntu_tools.py and exp/common/penn_tools.py
 `eval_multiclip_dataset`, called by exp/ntu/eval_ntu_multitask.py:90 and
 exp/pennaction/eval_penn_multitask.py:100):
@@ -89,6 +99,21 @@ def authors_clip_step(label_set: str, num_frames: int, fps: float | None = None)
     return max(1, round(step * fps / AUTHORS_VIDEO_FPS))
 
 
+def authors_clip_step_ns(label_set: str, num_frames: int) -> int:
+    """Time between the starts of the authors' test clips: `authors_clip_step` at 30 fps, in ns."""
+    return round(authors_clip_step(label_set, num_frames) * NS_PER_S / AUTHORS_VIDEO_FPS)
+
+
+@dataclass
+class _Frame:
+    """One frame of a track kept for the authors' clips."""
+
+    stamp_ns: int
+    features: np.ndarray
+    mirrored_features: np.ndarray | None
+    framing: object | None
+
+
 @dataclass
 class DueClip:
     """A full clip ready for the action branch."""
@@ -117,6 +142,8 @@ class _TrackClip:
     samples_at_last_clip: int = 0
     recent_scores: deque = field(default_factory=deque)  # (passes, A) per clip
     latest: ActionEstimate | None = None
+    frames: deque = field(default_factory=deque)  # the authors' scoring: recent frames (_Frame)
+    next_clip_ns: int | None = None  # the authors' scoring: the start of the next clip
 
 
 def combine_scores(scores: np.ndarray, scoring: str) -> np.ndarray:
@@ -179,6 +206,12 @@ class ActionClipBuffers:
         self.scoring = scoring
         self.mirrored = mirrored
         self.tracks: dict[int, _TrackClip] = {}
+        # the authors' clips (module doc), with their scoring on samples by time
+        self.clip_step_ns = (
+            authors_clip_step_ns(label_set, num_frames)
+            if scoring == "authors" and spacing_ns is not None
+            else None
+        )
 
     def add(
         self,
@@ -208,6 +241,14 @@ class ActionClipBuffers:
             self.tracks[track_id] = clip
         sampled = self._sampled(clip, stamp_ns)
         clip.frames_seen += 1
+        if self.clip_step_ns is not None:
+            if clip.next_clip_ns is None:
+                clip.next_clip_ns = stamp_ns  # the authors' first clip starts at the video's first frame
+            mirror = None if mirrored_features is None else np.array(mirrored_features, np.float32).ravel()
+            clip.frames.append(_Frame(stamp_ns, features.copy(), mirror, framing))
+            keep_ns = self.num_frames * self.spacing_ns + self.clip_step_ns  # a clip's span and more
+            while stamp_ns - clip.frames[0].stamp_ns > keep_ns:  # bounded while a slow camera uses the ring
+                clip.frames.popleft()
         if sampled:
             slot = clip.count % self.num_frames
             clip.ring[slot] = features
@@ -252,6 +293,11 @@ class ActionClipBuffers:
         """Every full clip whose turn it is, oldest sample first; clips refused for their span are counted."""
         due = []
         for track_id, clip in self.tracks.items():
+            if self.clip_step_ns is not None and clip.frames:
+                slow = self._frame_interval_ns(clip) > self.spacing_ns * (1 + self.max_span_error)
+                if not slow:
+                    due += self._authors_clips(track_id, clip)
+                    continue
             if clip.count < self.num_frames or clip.count == clip.samples_at_last_clip:
                 continue
             if (
@@ -276,6 +322,37 @@ class ActionClipBuffers:
             due.append(
                 DueClip(track_id, clip.ring[order].copy(), start_ns, end_ns, mirrored, framings, stretched)
             )
+        return due
+
+    def _authors_clips(self, track_id: int, clip: _TrackClip) -> list[DueClip]:
+        """The authors' clips of a track whose last sample time its newest frame has reached."""
+        due = []
+        stamps = np.array([frame.stamp_ns for frame in clip.frames], np.int64)
+        half_frame = min(self._frame_interval_ns(clip), self.spacing_ns) // 2
+        span = (self.num_frames - 1) * self.spacing_ns
+        while stamps[-1] >= clip.next_clip_ns + span - half_frame:
+            targets = clip.next_clip_ns + self.spacing_ns * np.arange(self.num_frames)
+            picks = np.abs(stamps[None, :] - targets[:, None]).argmin(axis=1)
+            clip.next_clip_ns += self.clip_step_ns
+            off = np.abs(stamps[picks] - targets)
+            start_ns, end_ns = int(stamps[picks[0]]), int(stamps[picks[-1]])
+            if off.max() * 2 >= self.spacing_ns or not self._span_fits(clip, start_ns, end_ns)[0]:
+                self.clips_refused += 1  # frames dropped at one of its sample times
+                continue
+            frames = [clip.frames[i] for i in picks]
+            framings = [frame.framing for frame in frames]
+            due.append(
+                DueClip(
+                    track_id,
+                    np.stack([frame.features for frame in frames]),
+                    start_ns,
+                    end_ns,
+                    None if not self.mirrored else np.stack([frame.mirrored_features for frame in frames]),
+                    None if any(framing is None for framing in framings) else framings,
+                )
+            )
+        while clip.frames and 2 * (clip.next_clip_ns - clip.frames[0].stamp_ns) > self.spacing_ns:
+            clip.frames.popleft()  # too early for any later clip's first sample
         return due
 
     def record_scores(

@@ -7,6 +7,7 @@ import pytest
 from deephar_ros.action_buffer import (
     ActionClipBuffers,
     authors_clip_step,
+    authors_clip_step_ns,
     authors_clip_stride,
     authors_sample_spacing_ns,
 )
@@ -280,3 +281,79 @@ def test_a_slow_camera_makes_every_frame_a_sample_and_its_clips_are_marked_stret
     assert buffers.clips_stretched == 2 and buffers.clips_refused == 0
     with pytest.raises(ValueError, match="spacing"):
         time_buffers(label_set="ntu60", max_span_error=0.1).__class__(8, 8, ["a"], "ntu60", spacing_ns=0)
+
+
+# ---- the authors' scoring scores the authors' clips (issue 17, item 3) -----------------------------
+def authors_clip_frames(label_set, video_frames):
+    """The frames (of the 30 fps video) of each clip the authors score, written from their code.
+
+    deephar/data/ntu.py:296-310 and pennaction.py:207-221 `get_clip_index` on the video they cut
+    clips from (NTU: every 2nd frame, ntu.py:12, 103-104), clip_size 8, the stride `subsamples`
+    (exp/ntu/eval_ntu_multitask.py:91 fixed_subsampling 4; exp/pennaction/eval_penn_multitask.py:101
+    fixed_subsampling 6): starts every int(8 / 2) + sub - 1 frames (ntu.py:308, pennaction.py:219).
+    """
+    video_subsample, sub = {"ntu60": (2, 4), "penn_action": (1, 6)}[label_set]
+    length = len(range(0, video_frames, video_subsample))
+    clips, start = [], 0
+    while start + 8 * sub <= length:
+        clips.append([video_subsample * f for f in range(start, start + 8 * sub, sub)])
+        start += int(8 / 2) + (sub - 1)
+    return clips
+
+
+@pytest.mark.parametrize("label_set", ["ntu60", "penn_action"])
+def test_the_authors_scoring_scores_the_authors_clips_of_a_30_fps_stream(label_set):
+    # Before: clip starts on the sample grid, NTU frames 0, 8, 24, 40, 56, 64, 80 against the
+    # authors' 0, 14, 28, ..., 84 (2 of 7 the same), and Penn one clip more.
+    buffers = time_buffers(label_set, scoring="authors")
+    stamps = camera_stamps(30.0, 5.0)
+    held = []
+    for frame, stamp in enumerate(stamps):
+        buffers.add(1, np.full(2, frame, np.float32), stamp_ns=stamp)
+        for clip in buffers.due_clips():
+            held.append([int(v) for v in clip.features[:, 0]])
+            assert (clip.start_ns, clip.end_ns) == (stamps[held[-1][0]], stamps[held[-1][-1]])
+            buffers.record_scores(clip, np.array([0.5, 0.5]))
+    expected = authors_clip_frames(label_set, len(stamps))
+    assert held == expected
+    assert [clip[0] for clip in expected][:7] == (
+        [0, 14, 28, 42, 56, 70, 84] if label_set == "ntu60" else [0, 9, 18, 27, 36, 45, 54]
+    )
+    assert buffers.clips_refused == 0
+
+
+def test_the_authors_clips_survive_frame_drops_and_refuse_a_gap():
+    for drop in (0.25, 0.5):
+        buffers = time_buffers("ntu60", scoring="authors")
+        starts = [start for start, _ in clips_of_a_stream(buffers, camera_stamps(30.0, 100.0, drop=drop))]
+        full = [
+            start
+            for start, _ in clips_of_a_stream(
+                time_buffers("ntu60", scoring="authors"), camera_stamps(30.0, 100.0)
+            )
+        ]
+        assert len(starts) >= 0.9 * len(full)
+        step = authors_clip_step_ns("ntu60", 8)
+        # each clip starts on the authors' grid, at its frame nearest the grid's time
+        assert all(
+            abs(start - round(start / step) * step) < authors_sample_spacing_ns("ntu60") / 2
+            for start in starts
+        )
+    stamps = camera_stamps(30.0, 3.0) + [round(4.0e9 + k * 1e9 / 30) for k in range(90)]  # 1 s lost
+    buffers = time_buffers("ntu60", scoring="authors")
+    spans = clips_of_a_stream(buffers, stamps)
+    authors_span = 7 * authors_sample_spacing_ns("ntu60")
+    assert buffers.clips_refused > 0
+    assert all(abs((end - start) - authors_span) <= 0.1 * authors_span for start, end in spans)
+    assert any(start >= 4.0e9 for start, _ in spans)
+
+
+def test_the_authors_scoring_on_a_slow_camera_takes_the_ring_and_keeps_few_frames():
+    buffers = time_buffers("ntu60", scoring="authors")
+    for k in range(40):  # 1.6 Hz: every frame a sample, as without the authors' scoring
+        buffers.add(1, np.zeros(2, np.float32), stamp_ns=k * 625_000_000)
+        for clip in buffers.due_clips():
+            assert clip.stretched
+            buffers.record_scores(clip, np.array([0.5, 0.5]))
+    assert buffers.clips_stretched > 0
+    assert len(buffers.tracks[1].frames) <= 5  # only the last span and step of frames are kept
