@@ -17,7 +17,10 @@ No such person: every joint at the centre with visibility 0.
 Each frame's features carry tags in their appearance values (which the clip window leaves as they
 are): the person seen and the frame index. `run_actions` reads them back, answers the scripted action
 of the person over the frames the clip really holds (a label from scenes.ACTION_LABELS; uniform
-scores where the label set has none), and records every clip: who is in it, which frames, its span.
+scores where the label set has none), and records every clip: who is in it, which frames, its span,
+and how far its pose input (block 0) is from the authors' clip crop of the true joints
+(`authors_clip_pose`: deephar/data/ntu.py get_data with utils/bbox.py get_gt_bbox for NTU, every
+frame's box for Penn, pennaction.py; written here from the authors' code, not from the port's).
 
 Imperfect variants: `joint_noise_px` (Gaussian, crop pixels), `missed_joint_rate` (a joint answered
 at a wrong place with visibility 0.1), `confidence` (the visibility of a good joint).
@@ -50,6 +53,10 @@ class ClipRecord:
     frame_indices: list[int]
     span_s: float
     true_label: str | None
+    # max |x, y| and |z| difference of the clip's pose input (block 0, joints in the image) from the
+    # authors' clip crop of the true joints; NaN where the clip does not hold one person throughout
+    window_error: float = float("nan")
+    depth_error: float = float("nan")
 
     @property
     def one_person(self) -> bool:
@@ -74,6 +81,7 @@ class PerfectNetwork:
     frame: Frame | None = None  # the truth of the frame being processed: set by the harness
     clips: list[ClipRecord] = field(default_factory=list)
     truth_by_frame: dict[int, dict[int, str]] = field(default_factory=dict)  # frame -> person -> action
+    people_by_frame: dict[int, dict[int, PersonTruth]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.seed)
@@ -84,6 +92,7 @@ class PerfectNetwork:
         """The truth of the next frame the pipeline will process (the harness calls this)."""
         self.frame = frame
         self.truth_by_frame[frame.index] = {p.person_id: p.action for p in frame.people}
+        self.people_by_frame[frame.index] = {p.person_id: p for p in frame.people}
 
     def device_memory_mb(self) -> float:
         return 0.0
@@ -210,8 +219,55 @@ class PerfectNetwork:
                 scores[n] = 0.1 / (len(self.labels) - 1)
                 scores[n, self.labels.index(truth)] = 0.9
             span = (max(frames) - min(frames)) / self.fps
-            self.clips.append(ClipRecord(people, frames, span, truth))
+            record = ClipRecord(people, frames, span, truth)
+            if record.one_person:
+                truths = [self.people_by_frame[f][main] for f in frames]
+                expected = authors_clip_pose(truths, self.config)
+                given = clip[:, self._layout[0].pose].reshape(expected.shape[0], -1, self.config.pose_dim + 1)
+                seen = np.stack([p.in_image[: self.config.num_joints] for p in truths])
+                difference = np.abs(given[..., : self.config.pose_dim] - expected)[seen]
+                record.window_error = float(difference[:, :2].max())
+                if self.config.pose_dim == 3:
+                    record.depth_error = float(difference[:, 2].max())
+            self.clips.append(record)
         return scores
+
+
+def authors_clip_pose(truths: list[PersonTruth], config: SPNetConfig) -> np.ndarray:
+    """(T, J, D) x, y[, z] of one person's true joints in the authors' crop of their clip, as they read it.
+
+    The window: per frame the square of 1.5 x the larger side of the extent of the joints it sees
+    (deephar/utils/bbox.py:68-76, relsize 1.5 at bbox.py:180, square by default at bbox.py:10), over
+    the frames 0, int(T/2 + 0.5), T-1 for NTU (bbox.py:167-170) or every frame for Penn
+    (pennaction.py:37-42), united (bbox.py:182-185), 32x32 if a side is under 32 (ntu.py:205-206),
+    the rectangle stretched to the crop (transform.py:56-61, 110-112). Joint pixels (centres on
+    integers) sit at u + 0.5 in the crop's edge units. z over the clip's mean true root +- 1 m
+    (ntu.py:197-202, 236), the scale 1 at test. Soft-argmax answers [0, 1] only: clipped.
+    """
+    frames, joints = len(truths), config.num_joints
+    used = (
+        [0, int(frames / 2 + 0.5), frames - 1]
+        if config.label_set == "ntu60" and frames > 1
+        else range(frames)
+    )
+    corners = []
+    for t in used:
+        seen = truths[t].joints_2d[:joints][truths[t].in_image[:joints]] + 0.5
+        centre = (seen.min(axis=0) + seen.max(axis=0)) / 2
+        half = AUTHORS_CROP_MARGIN * np.ptp(seen, axis=0).max() / 2
+        corners.append(np.concatenate([centre - half, centre + half]))
+    corners = np.array(corners)
+    low, high = corners[:, :2].min(axis=0), corners[:, 2:].max(axis=0)
+    if (high - low).min() < MIN_WINDOW_SIZE:
+        low, high = (low + high) / 2 - MIN_WINDOW_SIZE / 2, (low + high) / 2 + MIN_WINDOW_SIZE / 2
+    pose = [(p.joints_2d[:joints] + 0.5 - low) / (high - low) for p in truths]
+    if config.pose_dim == 3:
+        root = np.mean([p.joints_3d[0, 2] for p in truths])
+        pose = [
+            np.column_stack([xy, 0.5 + (p.joints_3d[:joints, 2] - root) / 2.0])
+            for xy, p in zip(pose, truths, strict=True)
+        ]
+    return np.clip(np.stack(pose), 0.0, 1.0)
 
 
 def _fit_scale_shift(image_px: np.ndarray, crop_px: np.ndarray) -> tuple[float, np.ndarray]:
