@@ -382,18 +382,20 @@ class Scene:
         return Frame(index, stamp, truths, cut)
 
 
-def _bodies(rng: np.random.Generator, count: int, heights: list[float] | None = None) -> list[Body]:
+def _bodies(rng: np.random.Generator, count: int) -> list[Body]:
     shirts = [(200, 60, 50), (50, 120, 60), (170, 140, 40), (120, 60, 140), (60, 140, 150), (150, 90, 60)]
     trousers = [(50, 50, 70), (90, 70, 50), (40, 60, 40), (70, 40, 40), (60, 60, 60), (30, 40, 80)]
     order = rng.permutation(len(shirts))
     out = []
     for i in range(count):
-        height = heights[i] if heights else float(rng.uniform(1.55, 1.90))
+        height = float(rng.uniform(1.55, 1.90))
         out.append(Body(height, shirts[order[i % 6]], trousers[order[(i + 2) % 6]]))
     return out
 
 
-def _walk_across(person_id: int, body: Body, z: float, start_s: float, duration_s: float, leftwards=False):
+def _walk_across(
+    person_id: int, body: Body, z: float, start_s: float, duration_s: float, leftwards: bool = False
+) -> Person:
     xs = (2.4, -2.4) if leftwards else (-2.4, 2.4)
     return Person(person_id, body, [Segment("walk", start_s, duration_s, (xs[0], z), (xs[1], z))])
 
