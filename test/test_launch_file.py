@@ -417,3 +417,53 @@ def test_a_bad_argument_ends_the_launch_before_any_process_starts(bad):
     )
     assert service.run() != 0
     assert started == []
+    assert child_processes() == []  # nothing was spawned to outlive the launch either
+
+
+def child_processes() -> list[str]:
+    """The command lines of this process's live children (from /proc: psutil is no dependency)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == os.getpid() and fields[0] != "Z":
+                children.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError, ValueError):  # a process that ended meanwhile
+            continue
+    return children
+
+
+@ROS_LAUNCH_MISSING
+def test_the_launch_ends_whole_when_the_perception_node_fails_at_start_up(monkeypatch):
+    """No weights: the node exits 1 at start-up; the demo camera is stopped with it and launch says 1."""
+    from launch.actions import IncludeLaunchDescription, RegisterEventHandler, Shutdown, TimerAction
+    from launch.event_handlers import OnProcessExit, OnProcessStart
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+    from launch import LaunchDescription, LaunchService
+
+    monkeypatch.setenv(  # the package as this venv installs it (scripts/setup.sh), or the ROS install's
+        "AMENT_PREFIX_PATH", os.pathsep.join(filter(None, [sys.prefix, os.environ.get("AMENT_PREFIX_PATH")]))
+    )
+    started, stopped = [], []
+    namespace = f"/launch_test_{os.getpid()}"
+    service = LaunchService()
+    service.include_launch_description(
+        LaunchDescription(
+            [
+                # a guard, not a measurement: a launch that outlives its node would otherwise run on
+                TimerAction(period=120.0, actions=[Shutdown(reason="the launch outlived its node")]),
+                RegisterEventHandler(OnProcessStart(on_start=lambda event, context: started.append(event))),
+                RegisterEventHandler(OnProcessExit(on_exit=lambda event, context: stopped.append(event))),
+                IncludeLaunchDescription(
+                    PythonLaunchDescriptionSource(str(LAUNCH_FILE)),
+                    launch_arguments={"use_demo_source": "true", "namespace": namespace}.items(),
+                ),
+            ]
+        )
+    )
+    assert service.run() == 1  # the node's failure is the launch's
+    assert sorted(event.action.node_executable for event in started) == ["demo_source", "perception_node"]
+    # the demo camera was stopped with it (the node's own exit event is the one that ended the launch)
+    assert [event.action.node_executable for event in stopped] == ["demo_source"]
+    assert child_processes() == []
