@@ -111,7 +111,7 @@ class PipelineConfig:
         0.1  # a clip spanning more or less than the authors' by this share is not scored
     )
     frame_rate_hz: float | None = (
-        None  # camera rate that paces the authors' clip step (action_scoring "authors")
+        None  # camera rate that paces the authors' clip step (action_scoring "authors" with clip_stride N)
     )
     action_every_n_frames: int = 1  # run a full track's clip at most this often
     average_clips: int = 3  # action scores combine this many recent clips
@@ -259,7 +259,8 @@ class Pipeline:
         return self.config.action_every_n_frames
 
     def set_frame_rate(self, frame_rate_hz: float) -> None:
-        """A measured camera rate: it paces the authors' clip step (their scoring) and nothing else.
+        """A measured camera rate: it paces the authors' clip step (their scoring with a fixed
+        `clip_stride`; by time their clips start every `authors_clip_step_ns`) and nothing else.
 
         Clips sample by time (action_buffer.py), so a rate that changes or is mismeasured (dropped
         frames) never changes what a clip holds, and no clip restarts.

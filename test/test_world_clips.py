@@ -48,3 +48,12 @@ def test_the_box_height_never_moves_the_clips_depth():
     errors = np.array([clip.depth_error for clip in run.network.clips if clip.one_person])
     assert len(errors) >= 8
     assert errors.max() < 0.1, errors
+
+
+def test_the_authors_scoring_scores_the_authors_clips_in_the_world():
+    # deephar/data/ntu.py:296-310 get_clip_index on the 15 fps video (ntu.py:12): clip k holds the
+    # 30 fps frames 14 k + 8 i, i < 8 (starts every int(8 / 2) + 4 - 1 = 7 frames, ntu.py:308)
+    run = run_scene(make_scene("walk_across", duration_s=4.0), PipelineConfig(action_scoring="authors"))
+    held = [clip.frame_indices for clip in run.network.clips]
+    assert held == [[14 * k + 8 * i for i in range(8)] for k in range(len(held))]
+    assert len(held) == 5  # 120 frames: the authors' clips that fit, none more
