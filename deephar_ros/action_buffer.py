@@ -330,6 +330,11 @@ class ActionClipBuffers:
         stamps = np.array([frame.stamp_ns for frame in clip.frames], np.int64)
         half_frame = min(self._frame_interval_ns(clip), self.spacing_ns) // 2
         span = (self.num_frames - 1) * self.spacing_ns
+        first_usable = int(stamps[0]) - self.spacing_ns // 2
+        if clip.next_clip_ns < first_usable:  # its frames are gone: after a slow camera's ring clips
+            clip.next_clip_ns += (
+                -(-(first_usable - clip.next_clip_ns) // self.clip_step_ns) * self.clip_step_ns
+            )
         while stamps[-1] >= clip.next_clip_ns + span - half_frame:
             targets = clip.next_clip_ns + self.spacing_ns * np.arange(self.num_frames)
             picks = np.abs(stamps[None, :] - targets[:, None]).argmin(axis=1)

@@ -357,3 +357,6 @@ def test_the_authors_scoring_on_a_slow_camera_takes_the_ring_and_keeps_few_frame
             buffers.record_scores(clip, np.array([0.5, 0.5]))
     assert buffers.clips_stretched > 0
     assert len(buffers.tracks[1].frames) <= 5  # only the last span and step of frames are kept
+    fast = [s for s, _ in clips_of_a_stream(buffers, [40 * 625_000_000 + k * 33_333_333 for k in range(300)])]
+    assert len(fast) >= 15  # a camera back at 30 fps: the authors' clips again, one every 14/30 s
+    assert np.diff(fast[1:]).max() < authors_clip_step_ns("ntu60", 8) + 33_333_334  # [0]: the ring's last
