@@ -53,13 +53,17 @@ joint's probability map, then a 1x1 conv: the maps of a differently framed crop 
 of the pixels (receptive fields, resampling, what lies at the borders), so no map of the pooled
 vector gives the clip-window crop's. Measured (test/test_clip_window.py, the reference random
 weights of the ntu config, frames 0, 4, 7 of a synthetic sit-down: box 120 px down and shrinking to
-70 %; and of a walk-towards: box growing from 150 to 330 px), relative L2 per block: the clip-window
-crop's appearance differs from the own-window crop's by 5.7 % median, 28 % at most (walk-towards
-4.4 %, 26 %), about what the own-window appearance drifts across the clip (6-8 % median), while a
-different-looking person (inverted colours) differs by 14 % median, 6 % at least. So we keep each
-frame's own appearance: the error is of the order of the clip's own variation, and the alternative
-is a second network pass per frame. Random weights pool with diffuse maps; trained weights, whose
-maps sit on the joints, may be more or less sensitive to the framing: measure again with them.
+70 %; of a walk-towards: box growing from 150 to 330 px; and of a walk-across: a 200 px box moving
+210 px sideways), relative L2 per block: the authors' clip crop's appearance (the union rectangle
+stretched to 256 x 256) differs from the own-window crop's by 5.6 % median, 28 % at most
+(walk-towards 4.4 %, 26 %), about what the own-window appearance drifts across the clip (6-8 %
+median), while a different-looking person (inverted colours) differs by 14 % median, 6 % at least.
+Walking across, the authors' crop squeezes the person 1.7 times sideways: 7.4 % median, 35 % at most,
+more than the clip's drift (6.2 %) but under a different person's (13 %). So we keep each frame's
+own appearance: the error is of the order of the clip's own variation (more for a person crossing
+the image), and the alternative is a second network pass per frame. Random weights pool with diffuse
+maps; trained weights, whose maps sit on the joints, may be more or less sensitive to the framing:
+measure again with them.
 """
 
 from __future__ import annotations
