@@ -430,7 +430,7 @@ class PrecisionGuard:
             "model": self.engine.config.name,
             "fp32": self.engine.backend,
             "reduced": f"{self.twin_backend} bf16",
-            "cpu": openvino_cpu.cpuinfo_field("model name") or "unknown CPU",
+            "cpu": openvino_cpu.cpu_identity(),
             "versions": ", ".join(versions),
             "bounds": repr(precision_guard.GuardBounds()),
         }

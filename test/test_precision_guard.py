@@ -329,3 +329,22 @@ def test_run_on_openvino_records_the_precision_and_why(
     else:  # measured on the sample video, refused
         reason = "random weights"
     assert reason in summary["precision_note"], summary["precision_note"]
+
+
+def test_the_node_parameter_takes_the_precision_names_only() -> None:
+    from dataclasses import replace
+
+    from deephar_ros.ros.parameters import PerceptionParameters, validate
+
+    for precision in ("fp32", "reduced", "auto"):
+        validate(replace(PerceptionParameters(), random_weights=True, precision=precision))
+    with pytest.raises(ValueError, match="parameter precision='bf16' is not one of"):
+        validate(replace(PerceptionParameters(), random_weights=True, precision="bf16"))
+
+
+def test_verdicts_are_kept_per_cpu_kind_not_per_marketing_name() -> None:
+    """Virtual machines call a Zen 4 with AVX512-BF16 and an AVX2-only EPYC both 'AMD EPYC'."""
+    identity = openvino_cpu.cpu_identity()
+    flags = openvino_cpu.cpuinfo_field("flags").split()
+    assert all(flag in identity.rstrip(")").split() for flag in flags if flag.startswith(("avx", "amx")))
+    assert f"family {openvino_cpu.cpuinfo_field('cpu family')} " in identity

@@ -49,6 +49,19 @@ def cpu_bf16_missing(flags: set[str] | None = None) -> str | None:
     return f"the CPU has no bf16 instructions (none of {', '.join(BF16_CPU_FLAGS)} in /proc/cpuinfo)"
 
 
+def cpu_identity() -> str:
+    """The CPU as far as kernels care: model name, family and model, and its vector instruction sets.
+
+    Virtual machines often name every AMD EPYC alike: the family, model and flags tell a Zen 4 with
+    AVX512-BF16 from an AVX2-only one, whose kernels round differently.
+    """
+    flags = cpuinfo_field("flags").split()
+    vector = sorted(flag for flag in flags if flag.startswith(("avx", "amx")))
+    name = cpuinfo_field("model name") or "unknown CPU"
+    family, model = cpuinfo_field("cpu family"), cpuinfo_field("model")
+    return f"{name} (family {family or '?'} model {model or '?'}; {' '.join(vector) or 'no AVX'})"
+
+
 def bf16_support() -> str | None:
     """Why OpenVINO cannot run bf16 on this CPU, or None when it can (CPU flags and the plugin agree)."""
     reason = missing_requirement() or cpu_bf16_missing()
