@@ -248,7 +248,6 @@ class Pipeline:
         self._frames_since_detection: int | None = None  # None: the detector must run on the next frame
         self._lost_tracks: set[int] = set()  # pose-driven tracks not seen since their crop lost them
         self.detector_runs = 0
-        self.repeated_people_dropped = 0  # skeletons dropped for repeating another of their frame
         self._pose_crops = 0
 
     def _clip_step(self, frame_rate_hz: float | None) -> int:
@@ -473,7 +472,7 @@ class Pipeline:
         lost instead of shown. A skeleton that repeats another (one person, two crops) is dropped:
         of the two, the one whose box frames it best is kept (a pose-driven box is made from the
         skeleton; a box on someone hidden behind them frames it badly), so a second box on a person
-        starts no new track. `repeated_people_dropped` counts the repeats.
+        starts no new track.
         """
         if not people:
             return people, windows, poses, features, mirrored
@@ -491,7 +490,6 @@ class Pipeline:
         repeated = set(
             repeated_skeletons(joints_2d, poses[:, :, -1], np.array(fit), cfg.pose_box_min_confidence)
         )
-        self.repeated_people_dropped += len(repeated - unseen)
         if not repeated and not unseen:
             return people, windows, poses, features, mirrored
         keep = [i for i in range(len(people)) if i not in repeated and i not in unseen]
