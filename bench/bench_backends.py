@@ -7,7 +7,8 @@ and warm so that load from other work on the machine hits both alike.
 
 Pipeline: the sample video through the HOG detector and the network, frames/s and the detector's
 own time per frame (where ONNX Runtime's spinning threads would show), each back end in turn,
-repeated in rounds so that each gets the same share of the machine's load.
+repeated in rounds, each round starting with the next back end, so that each gets the same share
+of the machine's load and of its drift.
 
     scripts/fetch_sample_video.sh   # data/vtest.avi, once
     .venv/bin/python bench/bench_backends.py --start-runs 3 --frames 60 --rounds 2
@@ -123,9 +124,11 @@ def main() -> None:
     if args.backends:
         engines = {backend: make_engine(args.model, backend) for backend in args.backends}
         rates: dict[str, list[tuple[float, float]]] = {backend: [] for backend in args.backends}
-        for _ in range(args.rounds):
-            for backend, engine in engines.items():
-                rates[backend].append(run_pipeline(engine, args.video, args.frames, args.warmup))
+        order = list(engines)
+        for round_index in range(args.rounds):
+            shift = round_index % len(order)  # each round starts with another back end
+            for backend in order[shift:] + order[:shift]:
+                rates[backend].append(run_pipeline(engines[backend], args.video, args.frames, args.warmup))
                 print(f"# {backend}: {rates[backend][-1][0]:.2f} frames/s", flush=True)
         print("| back end | pipeline frames/s (median of rounds) | HOG detect ms/frame |")
         print("|---|---|---|")

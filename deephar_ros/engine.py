@@ -67,7 +67,7 @@ AUTO_ORDER = ("tensorrt", "cuda", "cpu")
 # What "cpu" means, fastest first among the flavours within the fp32 fidelity tolerance
 # (BENCHMARKS.md, "Network alone" and "Start-up, precision and OpenVINO"); the next one is taken
 # when one cannot run here. OpenVINO fp32 is the faster on Intel Xeons (0.94x ONNX Runtime's time,
-# issue 20), ONNX Runtime on AMD EPYCs (OpenVINO 1.4-1.8x its time at batch 1).
+# issue 20), ONNX Runtime on AMD EPYCs (OpenVINO 1.04-1.13x its time, more under load).
 CPU_PREFERENCE = {"GenuineIntel": ("openvino", "onnxruntime", "cpu-eager")}
 DEFAULT_CPU_PREFERENCE = ("onnxruntime", "openvino", "cpu-eager")
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
