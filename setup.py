@@ -26,9 +26,11 @@ def pinned(*names: str) -> list[str]:
     return [by_name[name.lower()] for name in names]
 
 
-def share_files(folder: str, pattern: str) -> tuple[str, list[str]]:
-    """One data_files entry installing folder/pattern into share/deephar_ros/folder (ament layout)."""
-    return (f"share/{PACKAGE_NAME}/{folder}", sorted(str(p) for p in Path(folder).glob(pattern)))
+def share_files(folder: str, pattern: str, source: str | None = None) -> tuple[str, list[str]]:
+    """One data_files entry installing source/pattern (source: folder itself by default) into
+    share/deephar_ros/folder (ament layout)."""
+    files = Path(source or folder).glob(pattern)
+    return (f"share/{PACKAGE_NAME}/{folder}", sorted(str(p) for p in files))
 
 
 setup(
@@ -64,6 +66,7 @@ setup(
         share_files("config", "*.yaml"),
         share_files("rviz", "*.rviz"),
         share_files("model", "*"),
+        share_files("labels", "*_labels.txt", source=f"{PACKAGE_NAME}/data"),
         (f"lib/{PACKAGE_NAME}", ["nodes/perception_node", "nodes/demo_source"]),
     ],
     entry_points={

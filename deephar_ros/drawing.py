@@ -12,7 +12,14 @@ import math
 import cv2
 import numpy as np
 
-from deephar_ros.results import DEPTH_FROM_IMAGE, FrameResult, PersonEstimate, seconds
+from deephar_ros.results import (
+    DEFAULT_MIN_ACTION_CONFIDENCE,
+    DEPTH_FROM_IMAGE,
+    FrameResult,
+    PersonEstimate,
+    body_id,
+    seconds,
+)
 
 RANDOM_WEIGHTS_BANNER = "RANDOM WEIGHTS: skeletons and actions are meaningless"
 
@@ -46,7 +53,9 @@ def _drawable(values: np.ndarray) -> np.ndarray:
     return np.all(np.isfinite(values) & (np.abs(values) < MAX_DRAWN_COORDINATE), axis=-1)
 
 
-def _draw_person(image: np.ndarray, person: PersonEstimate, bones, min_confidence: float) -> None:
+def _draw_person(
+    image: np.ndarray, person: PersonEstimate, bones, min_confidence: float, min_action_confidence: float
+) -> None:
     colour = track_colour(person.track_id)
     box = person.box
     corners = np.array([box.x0, box.y0, box.x1, box.y1])
@@ -66,23 +75,29 @@ def _draw_person(image: np.ndarray, person: PersonEstimate, bones, min_confidenc
         cv2.circle(image, tuple(point), 3, colour, filled, cv2.LINE_AA)
     if not _drawable(corners[:2]):
         return
-    label = f"#{person.track_id}"
+    label = body_id(person.track_id)
     root_depth = person.joints_3d[0, 2]
     if math.isfinite(root_depth):
         source = "depth" if person.depth_source == DEPTH_FROM_IMAGE else "size"
         label += f" {root_depth:.1f}m ({source})"
     if person.action is not None:
-        label += f" {person.action.top_label} {person.action.top_score:.2f}"
+        label += f" {person.action.decision(min_action_confidence).text}"
     outlined_text(image, label, (round(box.x0), max(round(box.y0) - 6, 12)), colour)
 
 
 def draw_result(
-    image: np.ndarray, result: FrameResult, bones, banner: str | None = None, min_confidence: float = 0.0
+    image: np.ndarray,
+    result: FrameResult,
+    bones,
+    banner: str | None = None,
+    min_confidence: float = 0.0,
+    min_action_confidence: float = DEFAULT_MIN_ACTION_CONFIDENCE,
 ) -> np.ndarray:
-    """A copy of an RGB frame with boxes, skeletons, ids, depths and action labels drawn on it."""
+    """A copy of an RGB frame with boxes, skeletons, body ids, depths and action labels drawn on it;
+    an action below min_action_confidence shows as `uncertain`, as the messages say."""
     canvas = image.copy()
     for person in result.people:
-        _draw_person(canvas, person, bones, min_confidence)
+        _draw_person(canvas, person, bones, min_confidence, min_action_confidence)
     footer = f"t={seconds(result.stamp_ns):.2f}s  people={len(result.people)}"
     (footer_width, _), _ = cv2.getTextSize(footer, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
     outlined_text(canvas, footer, (canvas.shape[1] - footer_width - 8, canvas.shape[0] - 10), (255, 255, 255))

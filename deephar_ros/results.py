@@ -20,6 +20,38 @@ def seconds(stamp_ns: int) -> float:
     return stamp_ns / NS_PER_S
 
 
+def body_id(track_id: int) -> str:
+    """The one id of a tracked person in every output: `b<track id>` (b3), as REP-155's TF frames and
+    /humans/bodies topics name a body, so a consumer joins actions, skeletons and TF without
+    building strings. A letter first: a ROS topic name token must not start with a digit.
+    """
+    return f"b{int(track_id)}"
+
+
+# Actions whose best label scores below this softmax probability are "uncertain" (no label). 0.5:
+# the label is then more likely than all the others together, whatever the number of classes (60
+# for NTU, 15 for Penn), and no other label can score higher. An absolute probability, not a margin over
+# chance (1/60, 1/15): it is the unit of the `score` a consumer reads, so it can check it.
+DEFAULT_MIN_ACTION_CONFIDENCE = 0.5
+UNCERTAIN = "uncertain"  # what the drawings and the RViz markers show for such an action
+NO_LABEL_ID = -1  # the label id of an uncertain action
+
+
+@dataclass(frozen=True)
+class ActionDecision:
+    """What an action estimate says under a confidence threshold: one label, or uncertain."""
+
+    label: str  # "" when uncertain
+    label_id: int  # index in the label set (score-vector order); NO_LABEL_ID when uncertain
+    score: float  # the best label's score, uncertain or not
+    uncertain: bool
+
+    @property
+    def text(self) -> str:
+        """The short text drawings and markers show: `wave 70%`, or `uncertain`."""
+        return UNCERTAIN if self.uncertain else f"{self.label} {self.score:.0%}"
+
+
 @dataclass
 class Box:
     """A person box in image pixels: (x0, y0) top-left, (x1, y1) bottom-right, exclusive."""
@@ -63,12 +95,21 @@ class ActionEstimate:
     def top_score(self) -> float:
         return float(self.scores[self.top_index])
 
+    def decision(self, min_confidence: float) -> ActionDecision:
+        """The best label, or uncertain (no label, NO_LABEL_ID) when it scores below min_confidence."""
+        index, score = self.top_index, self.top_score
+        if score < min_confidence:
+            return ActionDecision("", NO_LABEL_ID, score, uncertain=True)
+        return ActionDecision(self.labels[index], index, score, uncertain=False)
+
+    def top_k_ids(self, k: int) -> list[int]:
+        """The label ids of the k best scores, best first (ties: the lower id); all when k <= 0."""
+        order = np.argsort(-self.scores, kind="stable")
+        return [int(i) for i in (order[:k] if k > 0 else order)]
+
     def top_k(self, k: int) -> list[tuple[str, float]]:
         """The k best (label, score) pairs; all of them when k <= 0."""
-        order = np.argsort(-self.scores, kind="stable")
-        if k > 0:
-            order = order[:k]
-        return [(self.labels[i], float(self.scores[i])) for i in order]
+        return [(self.labels[i], float(self.scores[i])) for i in self.top_k_ids(k)]
 
 
 DEPTH_FROM_IMAGE = 0

@@ -18,12 +18,20 @@ from deephar_ros.choices import (
     SCORINGS,
 )
 from deephar_ros.config import DEFAULT_PRESET, preset_names
+from deephar_ros.results import DEFAULT_MIN_ACTION_CONFIDENCE
 
 
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 
@@ -101,3 +109,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--smoothing", action="store_true", help="One Euro filter on joints")
     parser.add_argument("--top-k", type=int, default=5, help="actions listed per person in the JSON")
+    parser.add_argument(
+        "--min-action-confidence",
+        type=_probability,
+        default=DEFAULT_MIN_ACTION_CONFIDENCE,
+        help="an action whose top score is below this is uncertain, with no label (as the node's"
+        " min_action_confidence)",
+    )

@@ -19,7 +19,13 @@ import cv2
 import numpy as np
 
 from deephar_ros.drawing import outlined_text
-from deephar_ros.results import DEPTH_FROM_IMAGE, NS_PER_S, FrameResult
+from deephar_ros.results import (
+    DEFAULT_MIN_ACTION_CONFIDENCE,
+    DEPTH_FROM_IMAGE,
+    NS_PER_S,
+    FrameResult,
+    body_id,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 DEFAULT_FOLDER_FPS = 10.0
@@ -122,14 +128,26 @@ def _numbers(array: np.ndarray, digits: int = 4) -> list:
     return [_numbers(item, digits) for item in array]
 
 
-def frame_record(result: FrameResult, frame_index: int, random_weights: bool, top_k: int = 5) -> dict:
-    """One JSON-lines record of a frame: people with ids, box, 2D/3D joints, confidences, actions."""
+def frame_record(
+    result: FrameResult,
+    frame_index: int,
+    random_weights: bool,
+    top_k: int = 5,
+    min_action_confidence: float = DEFAULT_MIN_ACTION_CONFIDENCE,
+) -> dict:
+    """One JSON-lines record of a frame: people with body ids, box, 2D/3D joints, confidences,
+    actions (label, label_id, score, uncertain: the fields of the node's ActionRecognition)."""
     people = []
     for person in result.people:
         box = person.box
         action = None
         if person.action is not None:
+            decision = person.action.decision(min_action_confidence)
             action = {
+                "label": decision.label,
+                "label_id": decision.label_id,
+                "score": round(decision.score, 4),
+                "uncertain": decision.uncertain,
                 "top_k": [[label, round(score, 4)] for label, score in person.action.top_k(top_k)],
                 "label_set": person.action.label_set,
                 "clip_start_ns": person.action.clip_start_ns,
@@ -138,7 +156,7 @@ def frame_record(result: FrameResult, frame_index: int, random_weights: bool, to
             }
         people.append(
             {
-                "id": person.track_id,
+                "id": body_id(person.track_id),
                 "box": [round(float(v), 2) for v in (box.x0, box.y0, box.x1, box.y1)],
                 "box_score": round(float(box.score), 4),
                 "joints_2d": _numbers(np.asarray(person.joints_2d)),

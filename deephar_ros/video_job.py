@@ -237,7 +237,13 @@ def _run(
             for frame in source:
                 try:
                     result = pipeline.process(frame.image, frame.stamp_ns)
-                    annotated = draw_result(frame.image, result, layout.bones, banner)
+                    annotated = draw_result(
+                        frame.image,
+                        result,
+                        layout.bones,
+                        banner,
+                        min_action_confidence=args.min_action_confidence,
+                    )
                 except (ValueError, RuntimeError, ArithmeticError, cv2.error) as error:  # this frame only
                     failed.append({"index": frame.index, "error": f"{type(error).__name__}: {error}"})
                     if len(failed) <= PRINTED_FAILURES:
@@ -250,7 +256,11 @@ def _run(
                     size = (annotated.shape[1], annotated.shape[0])
                     video = AnnotatedVideoWriter(staging / "annotated", source.fps, size)
                 video.write(annotated)
-                records.write(frame_record(result, frame.index, engine.random_weights, args.top_k))
+                records.write(
+                    frame_record(
+                        result, frame.index, engine.random_weights, args.top_k, args.min_action_confidence
+                    )
+                )
                 sheet.offer(frame.index, annotated)
                 frames += 1
                 detections += len(result.people)

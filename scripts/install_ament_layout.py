@@ -7,6 +7,7 @@ pip's editable install (scripts/setup.sh) installs no data_files, so this writes
   - share/deephar_ros/package.xml, a copy;
   - share/deephar_ros/{launch,config,rviz,model}, folders of symlinks to the repository's files (like
     colcon's --symlink-install: edits show without a re-install, as the editable sources do);
+  - share/deephar_ros/labels, symlinks to the action label lists (deephar_ros/data/*_labels.txt);
   - lib/deephar_ros/{perception_node,demo_source}, nodes/ with this Python in the shebang, so
     `ros2 run` started from a system ROS shell still runs the venv's interpreter.
 Idempotent: what is already right is left alone; a file or folder in the way is replaced.
@@ -22,6 +23,8 @@ from pathlib import Path
 PACKAGE = "deephar_ros"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARE_FOLDERS = ("launch", "config", "rviz", "model")
+# share folders whose files come from another repository folder: name -> (that folder, file pattern)
+SHARE_SELECTIONS = {"labels": (f"{PACKAGE}/data", "*_labels.txt")}
 EXECUTABLES = ("perception_node", "demo_source")
 
 
@@ -48,15 +51,16 @@ def _link(path: Path, target: Path) -> None:
     path.symlink_to(target)
 
 
-def _link_files(folder: Path, source: Path) -> None:
-    """folder: a real directory holding one symlink per file of source, as colcon --symlink-install.
+def _link_files(folder: Path, source: Path, pattern: str = "*") -> None:
+    """folder: a real directory holding one symlink per file of source matching pattern, as colcon
+    --symlink-install.
 
     Not one link to the whole folder: `ros2 launch <package> <file>` finds the file with os.walk,
     which does not enter linked folders.
     """
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         _remove(folder)
-    wanted = {path.relative_to(source) for path in source.rglob("*") if path.is_file()}
+    wanted = {path.relative_to(source) for path in source.rglob(pattern) if path.is_file()}
     for installed in sorted(folder.rglob("*"), reverse=True):  # what the source no longer has
         relative = installed.relative_to(folder)
         if installed.is_symlink() or installed.is_file():
@@ -86,12 +90,14 @@ def install_layout(prefix: Path, interpreter: str = sys.executable) -> list[Path
     _write_if_changed(share / "package.xml", (REPO_ROOT / "package.xml").read_text(), 0o644)
     for folder in SHARE_FOLDERS:
         _link_files(share / folder, REPO_ROOT / folder)
+    for folder, (source, pattern) in SHARE_SELECTIONS.items():
+        _link_files(share / folder, REPO_ROOT / source, pattern)
     for node in EXECUTABLES:
         _write_if_changed(lib / node, executable_text(node, interpreter), 0o755)
     return [
         marker,
         share / "package.xml",
-        *(share / f for f in SHARE_FOLDERS),
+        *(share / f for f in (*SHARE_FOLDERS, *SHARE_SELECTIONS)),
         *(lib / n for n in EXECUTABLES),
     ]
 

@@ -53,7 +53,7 @@ def test_each_track_gets_bones_joints_and_label_under_its_own_id():
     joints = markers[(JOINTS_NAMESPACE, 7)]
     assert joints.type == Marker.SPHERE_LIST and len(joints.points) == 4
     assert markers[(LABELS_NAMESPACE, 3)].type == Marker.TEXT_VIEW_FACING
-    assert markers[(LABELS_NAMESPACE, 3)].text == "#3"
+    assert markers[(LABELS_NAMESPACE, 3)].text == "b3"  # the body id, as on the messages, TF and /humans
     for marker in markers.values():
         assert marker.header.frame_id == "cam" and marker.header.stamp.sec == 12
         assert marker.lifetime.sec == 0 and marker.lifetime.nanosec == 500_000_000
@@ -65,8 +65,17 @@ def test_label_shows_top_action_above_the_highest_joint():
     action = ActionEstimate(1, np.array([0.1, 0.7, 0.2]), ["sit", "wave", "jump"], "ntu60", 0.0, 0.7, 2)
     result = FrameResult(stamp_ns=0, width=640, height=480, people=[person(1, action=action)])
     label = by_key(frame_markers(result, Header(), BONES, 0.2, 0.5))[(LABELS_NAMESPACE, 1)]
-    assert label.text == "#1 wave 70%"
+    assert label.text == "b1 wave 70%"
     assert label.pose.position.y < 1.0 - 0.7  # above joint 3 (y = -0.7 + 1), y points down
+
+
+def test_label_says_uncertain_below_the_action_threshold():
+    action = ActionEstimate(1, np.array([0.1, 0.7, 0.2]), ["sit", "wave", "jump"], "ntu60", 0.0, 0.7, 2)
+    result = FrameResult(stamp_ns=0, width=640, height=480, people=[person(1, action=action)])
+    label = by_key(frame_markers(result, Header(), BONES, 0.2, 0.5, 0.75))[(LABELS_NAMESPACE, 1)]
+    assert label.text == "b1 uncertain"
+    default = by_key(frame_markers(result, Header(), BONES, 0.2, 0.5))[(LABELS_NAMESPACE, 1)]
+    assert default.text == "b1 wave 70%"  # 0.7 passes the default 0.5
 
 
 def test_retired_tracks_get_delete_in_every_namespace():

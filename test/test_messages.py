@@ -1,4 +1,4 @@
-"""The project's four messages go through real DDS (rclpy, Fast DDS) on loopback and arrive intact.
+"""The project's five messages go through real DDS (rclpy, Fast DDS) on loopback and arrive intact.
 
 Each message is published by one rclpy node and received by another: both in this process, and from a
 second process (the venv's Python running this file as a script). Discovery stays on this machine
@@ -26,7 +26,7 @@ from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
-from deephar_ros.msg import ActionRecognition, ActionRecognitionArray, Skeleton, SkeletonArray
+from deephar_ros.msg import ActionLabels, ActionRecognition, ActionRecognitionArray, Skeleton, SkeletonArray
 
 RECEIVE_TIMEOUT_S = 20.0
 PUBLISH_PERIOD_S = 0.1
@@ -48,7 +48,7 @@ def make_skeleton(track_id: int, frame_id: str) -> Skeleton:
     names = ["pelvis", "thorax", "head"]
     return Skeleton(
         header=Header(stamp=Time(sec=1_700_000_000 + track_id, nanosec=123_456_789), frame_id=frame_id),
-        track_id=track_id,
+        body_id=f"b{track_id}",
         joint_names=names,
         positions=[Point(x=0.25 * i, y=-1.5 + i, z=3.0 + 0.125 * track_id) for i in range(len(names))],
         pixels=[Point(x=320.5 + 10 * i, y=240.25 - 5 * i, z=0.0) for i in range(len(names))],
@@ -63,10 +63,13 @@ def make_action(track_id: int, frame_id: str) -> ActionRecognition:
     """An action result whose every field holds a distinctive value."""
     return ActionRecognition(
         header=Header(stamp=Time(sec=1_700_000_010, nanosec=5), frame_id=frame_id),
-        track_id=track_id,
+        body_id=f"b{track_id}",
         label="drink water",
+        label_id=0,
         score=0.625,
+        uncertain=False,
         labels=["drink water", "eat meal/snack", "brushing teeth"],
+        label_ids=[0, 1, 2],
         scores=[0.625, 0.25, 0.125],
         label_set="ntu60",
         clip_start=Time(sec=1_700_000_009, nanosec=300_000_000),
@@ -86,9 +89,22 @@ def make_messages() -> dict[str, object]:
         ),
         "action": make_action(3, frame),
         "actions": ActionRecognitionArray(
-            header=array_header, actions=[make_action(1, frame), make_action(2, frame)]
+            header=array_header, actions=[make_action(1, frame), make_uncertain_action(2, frame)]
+        ),
+        "action_labels": ActionLabels(
+            header=Header(stamp=Time(sec=1_700_000_000, nanosec=1)),
+            label_set="ntu60",
+            labels=["drink water", "eat meal/snack", "brushing teeth"],
+            min_action_confidence=0.5,
         ),
     }
+
+
+def make_uncertain_action(track_id: int, frame_id: str) -> ActionRecognition:
+    """An action below the threshold: no label, id -1, the evidence kept."""
+    action = make_action(track_id, frame_id)
+    action.label, action.label_id, action.uncertain = "", -1, True
+    return action
 
 
 def topic_name(key: str, domain_id: int) -> str:
@@ -99,7 +115,7 @@ def assert_skeleton_intact(received: Skeleton, sent: Skeleton) -> None:
     assert received.header.stamp.sec == sent.header.stamp.sec
     assert received.header.stamp.nanosec == sent.header.stamp.nanosec
     assert received.header.frame_id == sent.header.frame_id
-    assert received.track_id == sent.track_id
+    assert received.body_id == sent.body_id
     assert list(received.joint_names) == list(sent.joint_names)
     assert [(p.x, p.y, p.z) for p in received.positions] == [(p.x, p.y, p.z) for p in sent.positions]
     assert [(p.x, p.y) for p in received.pixels] == [(p.x, p.y) for p in sent.pixels]
@@ -112,10 +128,15 @@ def assert_skeleton_intact(received: Skeleton, sent: Skeleton) -> None:
 
 def assert_action_intact(received: ActionRecognition, sent: ActionRecognition) -> None:
     assert received.header == sent.header
-    assert received.track_id == sent.track_id
-    assert received.label == "drink water"
+    assert received.body_id == sent.body_id
+    assert (received.label, received.label_id, received.uncertain) == (
+        sent.label,
+        sent.label_id,
+        sent.uncertain,
+    )
     assert received.score == 0.625
     assert list(received.labels) == list(sent.labels)
+    assert list(received.label_ids) == [0, 1, 2]
     assert list(received.scores) == [0.625, 0.25, 0.125]
     assert received.label_set == "ntu60"
     assert (received.clip_start.sec, received.clip_start.nanosec) == (1_700_000_009, 300_000_000)
@@ -135,6 +156,10 @@ def assert_all_intact(received: dict[str, object], sent: dict[str, object]) -> N
     assert len(received["actions"].actions) == 2
     for got, want in zip(received["actions"].actions, sent["actions"].actions, strict=True):
         assert_action_intact(got, want)
+    assert received["actions"].actions[1].label_id == -1
+    labels = received["action_labels"]
+    assert (labels.label_set, list(labels.labels)) == ("ntu60", list(sent["action_labels"].labels))
+    assert labels.min_action_confidence == 0.5
     assert received == sent
 
 
@@ -191,7 +216,7 @@ def test_message_constants_and_defaults():
     assert Skeleton().depth_source == Skeleton.DEPTH_FROM_IMAGE
     assert list(SkeletonArray().skeletons) == []
     assert list(ActionRecognitionArray().actions) == []
-    for message_type in (Skeleton, SkeletonArray, ActionRecognition, ActionRecognitionArray):
+    for message_type in (Skeleton, SkeletonArray, ActionRecognition, ActionRecognitionArray, ActionLabels):
         assert isinstance(message_type().header, Header)
 
 

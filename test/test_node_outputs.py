@@ -96,7 +96,7 @@ def test_rep155_joint_states_and_markers_of_every_joint_on_random_weights(rig_fa
     rig = rig_factory(publish_joint_states=True)
     answer = rig.answer_for(rig.publish(4_000 * 10**9))
     (skeleton,) = answer.skeletons
-    body = f"/humans/bodies/b{skeleton.track_id}"
+    body = f"/humans/bodies/{skeleton.body_id}"
     wanted = {f"{body}/joint_states": ["sensor_msgs/msg/JointState"]}
     # The ROS graph learns of new publishers asynchronously: wait until it lists both.
     rig.spin_until(lambda: wanted.items() <= dict(rig.node.get_topic_names_and_types()).items())

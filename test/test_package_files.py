@@ -77,7 +77,7 @@ def test_package_xml_declares_every_dependency(package):
 
 def test_every_message_has_a_header_and_is_built():
     """No message without a header (the stamp of the source image), and CMake generates every one."""
-    assert len(msg_files()) == 4
+    assert len(msg_files()) == 5
     cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
     for msg_file in msg_files():
         fields = [line.split("#")[0].split() for line in msg_file.read_text().splitlines()]
@@ -193,6 +193,28 @@ def test_venv_share_holds_every_file_of_the_folder(folder: str):
     assert expected
     for relative in expected:
         assert (installed / relative).read_bytes() == (REPO_ROOT / folder / relative).read_bytes(), relative
+
+
+def test_label_files_are_installed_in_share_for_consumers():
+    """share/deephar_ros/labels/<label set>_labels.txt, one label a line in score order (label id =
+    line number): a consumer without our Python maps ActionRecognition.label_id with it. CMake
+    installs them on ROS, setup.py's data_files in a wheel, the installer in the venv."""
+    from deephar_ros.labels import LABEL_FILES, load_labels
+
+    labels = PREFIX / "share" / "deephar_ros" / "labels"
+    assert labels.is_dir(), f"{labels} is missing: {SETUP_HINT}"
+    for label_set, name in LABEL_FILES.items():
+        lines = (labels / name).read_text("utf-8").splitlines()
+        assert [line.strip() for line in lines if line.strip()] == load_labels(label_set), name
+    module = installer()
+    assert module.SHARE_SELECTIONS["labels"] == ("deephar_ros/data", "*_labels.txt")
+    assert sorted(p.name for p in (REPO_ROOT / "deephar_ros" / "data").glob("*_labels.txt")) == sorted(
+        LABEL_FILES.values()
+    )
+    text = ast.unparse(ast.parse((REPO_ROOT / "setup.py").read_text()))
+    assert "share_files('labels', '*_labels.txt', source=f'{PACKAGE_NAME}/data')" in text
+    cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
+    assert "data/*_labels.txt" in cmake and "DESTINATION share/${PROJECT_NAME}/labels" in cmake
 
 
 def test_ros2_launch_finds_the_launch_file_as_it_searches():

@@ -143,6 +143,7 @@ def test_live_parameters_are_writable_and_the_others_say_a_restart_is_needed(rcl
         "max_people",
         "smoothing",
         "enabled",
+        "min_action_confidence",
     } <= LIVE_PARAMETERS
 
 
@@ -202,6 +203,11 @@ def test_the_pipeline_gets_the_detector_file_device_and_the_authors_clip_options
             "min_joint_confidence",
         ),
         ({"random_weights": True, "qos_depth": 0}, InvalidParameterValueException, "qos_depth"),
+        (
+            {"random_weights": True, "min_action_confidence": 1.5},
+            InvalidParameterValueException,
+            "min_action_confidence",
+        ),
         ({"random_weights": True, "model": "resnet"}, ValueError, "model='resnet'"),
         ({"random_weights": True, "backend": "fastest"}, ValueError, "backend='fastest'"),
         ({"random_weights": True, "detector": "yolo"}, ValueError, "detector='yolo'"),
@@ -291,9 +297,9 @@ def test_frames_give_skeletons_actions_markers_and_diagnostics_with_the_image_st
     actions = [m for m in harness.received["actions"] if m.actions]
     assert actions, "no action after a full clip"
     action = actions[-1].actions[0]
-    assert (
-        action.track_id == skeleton.track_id and len(action.labels) == 3 and action.label == action.labels[0]
-    )
+    assert action.body_id == skeleton.body_id and len(action.labels) == len(action.label_ids) == 3
+    # random weights score about chance (1/60): below the default min_action_confidence, no label
+    assert action.score < 0.5 and action.uncertain and (action.label, action.label_id) == ("", -1)
     assert action.label_set == "ntu60"
     markers = next(
         m for m in harness.received["markers"] if m.markers and stamp_ns(m.markers[0]) == stamp_ns(last)

@@ -1,4 +1,5 @@
-"""FrameResult -> SkeletonArray / ActionRecognitionArray: every field carried, header kept exactly."""
+"""FrameResult -> SkeletonArray / ActionRecognitionArray, labels -> ActionLabels: every field carried,
+header kept exactly, the body id of TF and /humans, uncertain below the threshold."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from std_msgs.msg import Header
 
 from deephar_ros.msg import Skeleton
 from deephar_ros.results import DEPTH_FROM_IMAGE, ActionEstimate, Box, FrameResult, PersonEstimate
-from deephar_ros.ros.result_messages import action_array, ns_to_time, skeleton_array, time_to_ns
+from deephar_ros.ros.result_messages import (
+    action_array,
+    action_labels,
+    ns_to_time,
+    skeleton_array,
+    time_to_ns,
+)
+from deephar_ros.ros.standard_messages import body_topic
+from deephar_ros.ros.tf_frames import body_frame
 
 LABELS = ["drink", "eat", "wave", "sit"]
 
@@ -49,7 +58,7 @@ def result() -> FrameResult:
 def test_skeletons_carry_every_field_and_the_source_header():
     msg = skeleton_array(result(), header())
     assert msg.header == header()
-    assert [s.track_id for s in msg.skeletons] == [4, 9]
+    assert [s.body_id for s in msg.skeletons] == ["b4", "b9"]
     skeleton = msg.skeletons[0]
     assert skeleton.header == header()
     assert skeleton.joint_names == ["pelvis", "thorax"]
@@ -62,24 +71,61 @@ def test_skeletons_carry_every_field_and_the_source_header():
     assert (box.x_offset, box.y_offset, box.width, box.height) == (0, 10, 101, 470)
 
 
-def test_actions_only_for_people_with_an_estimate_and_top_k_labels():
-    msg = action_array(result(), header(), top_k=2)
+def test_actions_only_for_people_with_an_estimate_and_top_k_labels_with_their_ids():
+    msg = action_array(result(), header(), top_k=2, min_confidence=0.5)
     assert msg.header == header()
     assert len(msg.actions) == 1
     action = msg.actions[0]
-    assert (action.track_id, action.label, action.label_set, action.clips_averaged) == (4, "wave", "ntu60", 3)
+    assert (action.body_id, action.label, action.label_set, action.clips_averaged) == (
+        "b4",
+        "wave",
+        "ntu60",
+        3,
+    )
+    assert (action.label_id, action.uncertain) == (2, False)
     assert action.score == pytest.approx(0.6)
     assert action.labels == ["wave", "eat"]
+    assert list(action.label_ids) == [2, 1]
     np.testing.assert_allclose(action.scores, [0.6, 0.2], rtol=1e-6)
     assert (action.clip_start.sec, action.clip_start.nanosec) == (10, 250_000_000)
     assert (action.clip_end.sec, action.clip_end.nanosec) == (11, 0)
-    assert len(action_array(result(), header(), top_k=0).actions[0].labels) == len(LABELS)
+    every = action_array(result(), header(), top_k=0, min_confidence=0.5).actions[0]
+    assert list(every.label_ids) == [2, 1, 0, 3]  # the tie (0.1, 0.1) by id
+    assert [LABELS[i] for i in every.label_ids] == list(every.labels)
+
+
+def test_an_action_below_the_threshold_is_uncertain_with_no_label_but_its_evidence():
+    action = action_array(result(), header(), top_k=2, min_confidence=0.61).actions[0]
+    assert (action.label, action.label_id, action.uncertain) == ("", -1, True)
+    assert action.score == pytest.approx(0.6)  # how unsure: the top score is still there
+    assert (action.labels, list(action.label_ids)) == (["wave", "eat"], [2, 1])
+    at = action_array(result(), header(), top_k=2, min_confidence=0.6).actions[0]
+    assert (at.label, at.label_id, at.uncertain) == ("wave", 2, False)  # at the threshold: certain
+    never = action_array(result(), header(), top_k=2, min_confidence=0.0).actions[0]
+    assert not never.uncertain
+
+
+def test_the_person_is_one_body_id_in_skeletons_actions_tf_and_humans():
+    skeleton = skeleton_array(result(), header()).skeletons[0]
+    action = action_array(result(), header(), top_k=1, min_confidence=0.0).actions[0]
+    assert skeleton.body_id == action.body_id == "b4"
+    assert body_frame(4) == f"body_{action.body_id}"
+    assert body_topic(4, "roi") == f"/humans/bodies/{action.body_id}/roi"
+
+
+def test_the_label_list_names_every_label_id_in_score_order():
+    msg = action_labels(header(), "ntu60", LABELS, 0.5)
+    assert (msg.header, msg.label_set, list(msg.labels)) == (header(), "ntu60", LABELS)
+    assert msg.min_action_confidence == 0.5
+    action = action_array(result(), header(), top_k=3, min_confidence=0.5).actions[0]
+    assert msg.labels[action.label_id] == action.label
+    assert [msg.labels[i] for i in action.label_ids] == list(action.labels)
 
 
 def test_empty_result_gives_empty_arrays_with_the_header():
     empty = FrameResult(stamp_ns=0, width=10, height=10)
     assert skeleton_array(empty, header()).skeletons == []
-    assert action_array(empty, header(), 5).actions == []
+    assert action_array(empty, header(), 5, 0.5).actions == []
     assert skeleton_array(empty, header()).header == header()
 
 

@@ -69,7 +69,8 @@ def test_sample_video_with_random_weights(sample_video, tmp_path, capsys):
     assert len(people) >= frames  # the sample video shows several walkers at once
     for record in records:
         ids = [p["id"] for p in record["people"]]
-        assert len(ids) == len(set(ids)) and all(isinstance(i, int) and i > 0 for i in ids)
+        # body ids, as the node's messages, TF and /humans name a person
+        assert len(ids) == len(set(ids)) and all(i.startswith("b") and int(i[1:]) > 0 for i in ids)
     for person in people:
         assert len(person["box"]) == 4
         assert np.asarray(person["joints_2d"]).shape == (17, 2)
@@ -82,6 +83,9 @@ def test_sample_video_with_random_weights(sample_video, tmp_path, capsys):
     for action in actions:
         assert len(action["top_k"]) == 5 and {label for label, _ in action["top_k"]} <= labels
         assert action["label_set"] == "ntu60"
+        # random weights score about 1/60 each: below the default 0.5, so uncertain, with no label
+        assert (action["uncertain"], action["label"], action["label_id"]) == (True, "", -1)
+        assert action["score"] == action["top_k"][0][1]
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["random_weights"] is True and summary["weights"].startswith("random")

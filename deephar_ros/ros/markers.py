@@ -19,7 +19,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from deephar_ros.drawing import track_colour as track_colour_rgb
-from deephar_ros.results import FrameResult, PersonEstimate
+from deephar_ros.results import DEFAULT_MIN_ACTION_CONFIDENCE, FrameResult, PersonEstimate, body_id
 
 BONES_NAMESPACE = "bones"
 JOINTS_NAMESPACE = "joints"
@@ -67,16 +67,19 @@ def frame_markers(
     bones: Sequence[tuple[int, int]],
     min_joint_confidence: float,
     lifetime_s: float,
+    min_action_confidence: float = DEFAULT_MIN_ACTION_CONFIDENCE,
 ) -> MarkerArray:
     """Markers for every person of result, DELETE markers for its retired tracks.
 
     Joints below min_joint_confidence or without a 3D position (2D-only presets) are left out,
-    and so are the bones touching them.
+    and so are the bones touching them. The label says `uncertain` below min_action_confidence.
     """
     lifetime = _duration(lifetime_s)
     markers: list[Marker] = []
     for person in result.people:
-        markers.extend(_person_markers(person, header, bones, min_joint_confidence, lifetime))
+        markers.extend(
+            _person_markers(person, header, bones, min_joint_confidence, lifetime, min_action_confidence)
+        )
     for track_id in result.retired_track_ids:
         for namespace in NAMESPACES:
             markers.append(Marker(header=header, ns=namespace, id=int(track_id), action=Marker.DELETE))
@@ -89,6 +92,7 @@ def _person_markers(
     bones: Sequence[tuple[int, int]],
     min_joint_confidence: float,
     lifetime: Duration,
+    min_action_confidence: float,
 ) -> list[Marker]:
     joints = np.asarray(person.joints_3d, dtype=np.float64)
     shown = np.all(np.isfinite(joints), axis=1) & (np.asarray(person.confidences) >= min_joint_confidence)
@@ -126,14 +130,15 @@ def _person_markers(
     label_marker.pose.position = Point(x=float(top[0]), y=float(top[1] - TEXT_ABOVE_HEAD_M), z=float(top[2]))
     label_marker.pose.orientation.w = 1.0
     label_marker.scale.z = TEXT_HEIGHT_M
-    label_marker.text = _label_text(person)
+    label_marker.text = _label_text(person, min_action_confidence)
     return [bone_marker, joint_marker, label_marker]
 
 
-def _label_text(person: PersonEstimate) -> str:
+def _label_text(person: PersonEstimate, min_action_confidence: float) -> str:
+    """`b3`, `b3 wave 70%` or `b3 uncertain`: the body id and action as the messages give them."""
     if person.action is None:
-        return f"#{person.track_id}"
-    return f"#{person.track_id} {person.action.top_label} {person.action.top_score:.0%}"
+        return body_id(person.track_id)
+    return f"{body_id(person.track_id)} {person.action.decision(min_action_confidence).text}"
 
 
 def _duration(seconds: float) -> Duration:

@@ -2,10 +2,11 @@
 
 Ranges are enforced by rclpy when the parameters are declared or set (a value outside a range
 is refused there); the choices among strings and the cross-parameter rules are checked here, at
-start-up and for every change at run time (`live_change_refusal`). The thresholds, smoothing, the
-detector's cadence, the people cap, the marker lifetime and `enabled` are live (LIVE_PARAMETERS,
-`ros2 param set`); every other one shapes the network, the pipeline or a subscription built at
-start-up, so it is read-only and its descriptor says a restart is needed.
+start-up and for every change at run time (`live_change_refusal`). The thresholds (detection, joint,
+action confidence), smoothing, the detector's cadence, the people cap, the marker lifetime and
+`enabled` are live (LIVE_PARAMETERS, `ros2 param set`); every other one shapes the network, the
+pipeline or a subscription built at start-up, so it is read-only and its descriptor says a restart
+is needed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from deephar_ros.config import preset_names
 from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import BACKEND_NAMES
 from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES
+from deephar_ros.results import DEFAULT_MIN_ACTION_CONFIDENCE
 from deephar_ros.ros.image_conversion import DEFAULT_MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
 from deephar_ros.weights_download import RELEASED_DETECTORS
 
@@ -42,6 +44,7 @@ LIVE_PARAMETERS = frozenset(
         "detect_every_n_frames",
         "smoothing",
         "action_top_k",
+        "min_action_confidence",
         "person_class_ids",
         "marker_lifetime",
     }
@@ -71,6 +74,7 @@ class PerceptionParameters:
     action_every_n_frames: int = 1
     clip_stride: int = 0
     action_top_k: int = 5
+    min_action_confidence: float = DEFAULT_MIN_ACTION_CONFIDENCE
     action_scoring: str = "mean"
     mirrored_action_pass: bool = False
     action_window: str = "clip"
@@ -139,6 +143,11 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
         (0, 1000),
     ),
     "action_top_k": ("Labels per action message, best first; 0 for all.", (0, 1000)),
+    "min_action_confidence": (
+        "An action whose top score (softmax probability) is below this is uncertain: label empty, label_id"
+        " -1, uncertain true (0.5: the label is likelier than all others together); 0: always a label.",
+        (0.0, 1.0),
+    ),
     "action_scoring": (
         f"How recent clips' action scores combine: {', '.join(SCORINGS)}"
         " (authors: product, overlapping clips).",

@@ -48,10 +48,12 @@ from deephar_ros.detection import GivenBoxesDetector, default_min_score
 from deephar_ros.drawing import draw_result, weights_banner
 from deephar_ros.engine import InferenceEngine, build_engine
 from deephar_ros.frame_rate import LostFrameCounter
+from deephar_ros.labels import load_labels
 from deephar_ros.live_stream import LiveStream, Notice, StreamStep
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
 from deephar_ros.pipeline import Pipeline, PipelineConfig
 from deephar_ros.results import Box
+from deephar_ros.ros.action_labels import ActionLabelTopics
 from deephar_ros.ros.detection_input import boxes_from_detections
 from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array
 from deephar_ros.ros.enable_switch import EnableSwitch
@@ -236,6 +238,10 @@ class PerceptionNode(Node):
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._standard = StandardOutputs(
             self, self.parameters, OUTPUT_QOS, self.min_joint_confidence, self.stream.pipeline.min_score
+        )
+        label_set = self.engine.config.label_set
+        self._action_labels = ActionLabelTopics(
+            self, label_set, load_labels(label_set), self.parameters.min_action_confidence
         )
 
     def _create_subscriptions(self) -> None:
@@ -503,17 +509,18 @@ class PerceptionNode(Node):
 
     def _publish(self, step: StreamStep, header: Header, image_header: Header, image: np.ndarray) -> None:
         """header: the output frame's, for the 3D outputs; image_header: the image's, for the 2D ones."""
-        result = step.result
+        result, parameters = step.result, self.parameters  # one set of live values for the whole frame
+        min_action = parameters.min_action_confidence
         self._skeletons.publish(skeleton_array(result, header))
-        self._actions.publish(action_array(result, header, self.parameters.action_top_k))
+        self._actions.publish(action_array(result, header, parameters.action_top_k, min_action))
         lifetime = self.marker_lifetime.update(time.monotonic())
-        markers = frame_markers(result, header, self.bones, self.min_joint_confidence, lifetime)
+        markers = frame_markers(result, header, self.bones, self.min_joint_confidence, lifetime, min_action)
         if markers.markers:
             self._markers.publish(markers)
         self._standard.publish(result, header, image_header)
         if self._debug_image is not None:
             banner = weights_banner(self.engine.random_weights)
-            annotated = draw_result(image, result, self.bones, banner, self.min_joint_confidence)
+            annotated = draw_result(image, result, self.bones, banner, self.min_joint_confidence, min_action)
             self._debug_image.publish(rgb_to_image(annotated, image_header))
 
     # Live parameters: checked on the executor's thread, applied on the worker's between frames.
@@ -568,6 +575,8 @@ class PerceptionNode(Node):
             self.min_joint_confidence = parameters.min_joint_confidence
         self.marker_lifetime.minimum_s = parameters.marker_lifetime
         self._standard.set_thresholds(self.min_joint_confidence, min_score)
+        if "min_action_confidence" in names:
+            self._action_labels.set_threshold(parameters.min_action_confidence)
 
     def _publish_diagnostics(self) -> None:
         """The stats, at WARN level naming every bad-input or condition count that grew since last time."""

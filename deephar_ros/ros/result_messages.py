@@ -1,7 +1,9 @@
-"""FrameResult -> our SkeletonArray and ActionRecognitionArray messages.
+"""FrameResult -> our SkeletonArray and ActionRecognitionArray messages; the label list -> ActionLabels.
 
 The header (stamp and frame id of the source image) is passed in; the result's stamps (the image's,
 the clip's first and last frame) are integer nanoseconds, so every stamp out is an input's exactly.
+A person is its body id (`b3`) in every message, as on TF and /humans; an action below the
+confidence threshold is uncertain (no label, id -1), its top-k scores still carried.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from geometry_msgs.msg import Point
 from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
-from deephar_ros.msg import ActionRecognition, ActionRecognitionArray, Skeleton, SkeletonArray
-from deephar_ros.results import NS_PER_S, ActionEstimate, Box, FrameResult, PersonEstimate
+from deephar_ros.msg import ActionLabels, ActionRecognition, ActionRecognitionArray, Skeleton, SkeletonArray
+from deephar_ros.results import NS_PER_S, ActionEstimate, Box, FrameResult, PersonEstimate, body_id
 
 
 def skeleton_array(result: FrameResult, header: Header) -> SkeletonArray:
@@ -24,13 +26,25 @@ def skeleton_array(result: FrameResult, header: Header) -> SkeletonArray:
     )
 
 
-def action_array(result: FrameResult, header: Header, top_k: int) -> ActionRecognitionArray:
-    """One ActionRecognition per person with an action estimate, top_k labels each (0: all)."""
+def action_array(
+    result: FrameResult, header: Header, top_k: int, min_confidence: float
+) -> ActionRecognitionArray:
+    """One ActionRecognition per person with an action estimate, top_k labels each (0: all);
+    uncertain where the top score is below min_confidence."""
     return ActionRecognitionArray(
         header=header,
         actions=[
-            _action(person.action, header, top_k) for person in result.people if person.action is not None
+            _action(person.action, header, top_k, min_confidence)
+            for person in result.people
+            if person.action is not None
         ],
+    )
+
+
+def action_labels(header: Header, label_set: str, labels: list[str], min_confidence: float) -> ActionLabels:
+    """The latched label list: labels[i] names label id i; the threshold below which actions are uncertain."""
+    return ActionLabels(
+        header=header, label_set=label_set, labels=list(labels), min_action_confidence=float(min_confidence)
     )
 
 
@@ -39,7 +53,7 @@ def _skeleton(person: PersonEstimate, header: Header, width: int, height: int) -
     joints_3d = np.asarray(person.joints_3d, dtype=np.float64)
     return Skeleton(
         header=header,
-        track_id=int(person.track_id),
+        body_id=body_id(person.track_id),
         joint_names=list(person.joint_names),
         positions=[Point(x=float(x), y=float(y), z=float(z)) for x, y, z in joints_3d],
         pixels=[Point(x=float(u), y=float(v), z=0.0) for u, v in joints_2d],
@@ -59,15 +73,19 @@ def region_of_interest(box: Box, width: int, height: int) -> RegionOfInterest:
     return RegionOfInterest(x_offset=x0, y_offset=y0, width=x1 - x0, height=y1 - y0)
 
 
-def _action(action: ActionEstimate, header: Header, top_k: int) -> ActionRecognition:
-    best = action.top_k(top_k)
+def _action(action: ActionEstimate, header: Header, top_k: int, min_confidence: float) -> ActionRecognition:
+    decision = action.decision(min_confidence)
+    best = action.top_k_ids(top_k)
     return ActionRecognition(
         header=header,
-        track_id=int(action.track_id),
-        label=action.top_label,
-        score=action.top_score,
-        labels=[label for label, _ in best],
-        scores=[score for _, score in best],
+        body_id=body_id(action.track_id),
+        label=decision.label,
+        label_id=decision.label_id,
+        score=decision.score,
+        uncertain=decision.uncertain,
+        labels=[action.labels[i] for i in best],
+        label_ids=best,
+        scores=[float(action.scores[i]) for i in best],
         label_set=action.label_set,
         clip_start=ns_to_time(action.clip_start_ns),
         clip_end=ns_to_time(action.clip_end_ns),

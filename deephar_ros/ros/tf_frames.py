@@ -25,7 +25,7 @@ from geometry_msgs.msg import Transform, TransformStamped, Vector3
 from rclpy.node import Node
 from std_msgs.msg import Header
 
-from deephar_ros.results import FrameResult, PersonEstimate
+from deephar_ros.results import FrameResult, PersonEstimate, body_id
 from deephar_ros.ros.frame_transform import quaternion
 
 try:  # part of every ROS 2 install, but not on PyPI
@@ -50,14 +50,6 @@ HUMAN_DESCRIPTION_LINKS = {
     "left_ankle": "l_ankle",
 }
 MIN_AXIS_LENGTH_M = 1e-3  # shorter hip-to-torso or hip-to-hip vectors give no direction
-
-
-def body_id(track_id: int) -> str:
-    """The REP-155 body id of a track, as the TF frames and the /humans/bodies topics name it.
-
-    A letter first: a ROS topic name token must not start with a digit (/humans/bodies/b3/roi).
-    """
-    return f"b{int(track_id)}"
 
 
 def body_frame(track_id: int) -> str:
