@@ -23,6 +23,7 @@ from std_msgs.msg import Header
 from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import build_engine
 from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES, STAGES, Pipeline, PipelineConfig
+from deephar_ros.results import DEFAULT_MIN_ACTION_CONFIDENCE
 from deephar_ros.ros.result_messages import action_array, ns_to_time, skeleton_array
 from deephar_ros.video import FrameSource
 
@@ -88,7 +89,7 @@ def main() -> None:
         processed = time.perf_counter()
         header = Header(stamp=ns_to_time(frame.stamp_ns), frame_id="camera")
         skeleton_array(result, header)
-        action_array(result, header, top_k=5)
+        action_array(result, header, top_k=5, min_confidence=DEFAULT_MIN_ACTION_CONFIDENCE)
         published = time.perf_counter()
         if index < args.warmup:
             continue
