@@ -41,7 +41,7 @@ class ActionLabelTopics:
         self._labels = list(labels)
         self._publisher = node.create_publisher(ActionLabels, ACTION_LABELS_TOPIC, LATCHED_QOS)
         try:
-            self._vision: VisionTypes | None = vision_types("(action_label_info)")
+            self._vision: VisionTypes | None = vision_types(f"{ACTION_LABEL_INFO_TOPIC} is published")
         except RuntimeError:  # no vision_msgs: our own message alone carries the list
             self._vision = None
         self._info = (

@@ -194,6 +194,8 @@ class PerceptionNode(Node):
         # Untrained confidences sit near 0: with random weights every joint is drawn, or nothing would be.
         random = self.engine.random_weights
         self.min_joint_confidence = 0.0 if random else self.parameters.min_joint_confidence
+        # changed live by the worker between frames, with the latched label list that states it
+        self.min_action_confidence = self.parameters.min_action_confidence
         self.stats = PerceptionStats()
         self.stats.backend = self.engine.backend
         self.stats.device = self.engine.device
@@ -241,7 +243,7 @@ class PerceptionNode(Node):
         )
         label_set = self.engine.config.label_set
         self._action_labels = ActionLabelTopics(
-            self, label_set, load_labels(label_set), self.parameters.min_action_confidence
+            self, label_set, load_labels(label_set), self.min_action_confidence
         )
 
     def _create_subscriptions(self) -> None:
@@ -509,10 +511,9 @@ class PerceptionNode(Node):
 
     def _publish(self, step: StreamStep, header: Header, image_header: Header, image: np.ndarray) -> None:
         """header: the output frame's, for the 3D outputs; image_header: the image's, for the 2D ones."""
-        result, parameters = step.result, self.parameters  # one set of live values for the whole frame
-        min_action = parameters.min_action_confidence
+        result, min_action = step.result, self.min_action_confidence
         self._skeletons.publish(skeleton_array(result, header))
-        self._actions.publish(action_array(result, header, parameters.action_top_k, min_action))
+        self._actions.publish(action_array(result, header, self.parameters.action_top_k, min_action))
         lifetime = self.marker_lifetime.update(time.monotonic())
         markers = frame_markers(result, header, self.bones, self.min_joint_confidence, lifetime, min_action)
         if markers.markers:
@@ -576,7 +577,8 @@ class PerceptionNode(Node):
         self.marker_lifetime.minimum_s = parameters.marker_lifetime
         self._standard.set_thresholds(self.min_joint_confidence, min_score)
         if "min_action_confidence" in names:
-            self._action_labels.set_threshold(parameters.min_action_confidence)
+            self.min_action_confidence = parameters.min_action_confidence
+            self._action_labels.set_threshold(self.min_action_confidence)
 
     def _publish_diagnostics(self) -> None:
         """The stats, at WARN level naming every bad-input or condition count that grew since last time."""
