@@ -94,9 +94,23 @@ def anchor_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(corners).astype(np.float64), np.concatenate(strides).astype(np.float64)
 
 
+def session_options(onnxruntime: ModuleType) -> Any:
+    """The detector's session options: intra-op threads that do not spin-wait after a run.
+
+    Spinning threads keep the cores busy while the network and the rest of the pipeline need them,
+    as with the network's own session (backends/onnx_runtime.py; BENCHMARKS.md, "Start-up, precision
+    and OpenVINO").
+    """
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def _session(onnxruntime: ModuleType, path: Path, providers: list[Any]) -> Any:
     try:
-        return onnxruntime.InferenceSession(str(path), providers=providers)
+        return onnxruntime.InferenceSession(
+            str(path), sess_options=session_options(onnxruntime), providers=providers
+        )
     except Exception as error:  # onnxruntime's errors derive from Exception alone
         reason = f"onnxruntime cannot load it (corrupt or truncated?): {error}"
         raise DetectorWeightsError(path, reason) from error

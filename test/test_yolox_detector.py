@@ -268,10 +268,10 @@ def test_cuda_asked_for_but_absent_runs_on_the_cpu(models, monkeypatch):
     assert detector(models, device="cuda:0").provider == "CPUExecutionProvider"
     real = onnxruntime.InferenceSession
 
-    def refusing_cuda(path, providers):
+    def refusing_cuda(path, sess_options, providers):
         if any("CUDA" in str(p) for p in providers):
             raise RuntimeError("CUDA failure 35: driver version is insufficient")
-        return real(path, providers=providers)
+        return real(path, sess_options=sess_options, providers=providers)
 
     monkeypatch.setattr(onnxruntime, "InferenceSession", refusing_cuda)
     found = detector(models, device="cuda").detect(np.full(IMAGE_SHAPE, 100, np.uint8))
@@ -398,3 +398,9 @@ def test_download_command_takes_a_model_or_a_detector(answers, capsys):
     with pytest.raises(SystemExit):
         main(["download", "--model", "ntu_multitask", "--detector", "yolox-s"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_the_detector_session_does_not_spin_wait(models):
+    """Its idle threads must not hold the cores the network and the tracker need between frames."""
+    options = detector(models).session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
