@@ -28,7 +28,6 @@ from typing import Protocol
 
 import numpy as np
 
-from deephar_ros.backends.trusted_cache import TrustedCache
 from deephar_ros.crops import CROP_SIZE, crop_window, warp_crops
 from deephar_ros.detection import HogPersonDetector
 from deephar_ros.results import Box
@@ -36,7 +35,8 @@ from deephar_ros.video import FrameSource
 
 logger = logging.getLogger(__name__)
 
-# The sample video scripts/fetch_sample_video.sh puts in the source tree (walking pedestrians).
+# The sample video scripts/fetch_sample_video.sh puts in the source tree (walking pedestrians); the
+# demo camera node (ros/demo_source.py) publishes it by default.
 SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"
 DEPTH_WINDOW_MM = 2000.0  # z spans the authors' 2 m depth window at scale 1
 DEFAULT_CLIPS = 4
@@ -259,6 +259,10 @@ class VerdictCache:
     """Verdicts by key (weights, back ends, device, library versions, bounds) in a TrustedCache."""
 
     def __init__(self, folder: Path) -> None:
+        # Imported here: trusted_cache loads torch, which the demo camera node (it imports this
+        # module for SAMPLE_VIDEO) does not need.
+        from deephar_ros.backends.trusted_cache import TrustedCache
+
         self.cache = TrustedCache(folder)
 
     @staticmethod

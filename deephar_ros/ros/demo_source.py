@@ -21,12 +21,12 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from deephar_ros.camera import CameraIntrinsics
+from deephar_ros.precision_guard import SAMPLE_VIDEO
 from deephar_ros.ros.image_conversion import rgb_to_image
 from deephar_ros.ros.node_main import run_node
 
 NODE_NAME = "deephar_demo_source"
 DEFAULT_VIDEO = ""  # the sample video
-SAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "data" / "vtest.avi"
 DEFAULT_FRAME_ID = "camera_optical_frame"
 FALLBACK_FPS = 10.0  # when the container does not say
 CAMERA_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
