@@ -39,7 +39,18 @@ from launch import LaunchDescription
 PACKAGE = "deephar_ros"
 NODE_NAME = "deephar_perception"
 # Launch arguments passed to the node as parameters of the same name when not empty, by type.
-PARAMETER_ARGUMENTS = ("weights", "model", "backend", "device", "detector", "qos_reliability", "output_frame")
+PARAMETER_ARGUMENTS = (
+    "weights",
+    "model",
+    "backend",
+    "device",
+    "precision",
+    "detector",
+    "qos_reliability",
+    "output_frame",
+)
+# String arguments that take one of a few words (deephar_ros.choices, which this file cannot import).
+CHOICE_ARGUMENTS = {"precision": ("fp32", "reduced", "auto")}
 FLOAT_PARAMETER_ARGUMENTS = ("min_joint_confidence",)
 BOOLEAN_PARAMETER_ARGUMENTS = (
     "random_weights",
@@ -80,6 +91,9 @@ def parameter_overrides(arguments: dict[str, str]) -> dict[str, str | float | bo
     for name in PARAMETER_ARGUMENTS:
         if arguments.get(name, ""):
             overrides[name] = arguments[name]
+    for name, choices in CHOICE_ARGUMENTS.items():
+        if name in overrides and overrides[name] not in choices:
+            raise ValueError(f"launch argument {name}:={overrides[name]!r} is not one of {choices}")
     for name in FLOAT_PARAMETER_ARGUMENTS:
         if arguments.get(name, "").strip():
             try:
@@ -274,6 +288,12 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument(
             "device", default_value="", description="cpu, cuda, cuda:N; empty: params_file's."
+        ),
+        DeclareLaunchArgument(
+            "precision",
+            default_value="",
+            description="fp32, reduced or auto (bf16/fp16 only where the precision guard measured it safe"
+            " for these weights); empty: params_file's.",
         ),
         DeclareLaunchArgument(
             "detector",

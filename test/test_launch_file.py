@@ -22,9 +22,10 @@ import rclpy
 import yaml
 from rclpy.node import Node
 
+from deephar_ros.choices import PRECISIONS
 from deephar_ros.ros.demo_source import DEFAULT_FRAME_ID, DEFAULT_VIDEO
 from deephar_ros.ros.demo_source import NODE_NAME as DEMO_NODE_NAME
-from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters
+from deephar_ros.ros.parameters import PerceptionParameters, declare_parameters, validate
 from deephar_ros.ros.perception_node import NODE_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,7 @@ REQUIRED_ARGUMENTS = {
     "model",
     "device",
     "backend",
+    "precision",
     "use_demo_source",
     "video",
     "rviz",
@@ -143,6 +145,7 @@ def test_arguments_passed_as_parameters_are_parameters_of_the_node_of_their_type
         "model",
         "backend",
         "device",
+        "precision",
         "detector",
         "min_joint_confidence",
         "qos_reliability",
@@ -182,6 +185,18 @@ def test_parameter_overrides_are_typed_and_only_for_given_arguments(helpers):
 def test_a_misspelt_argument_is_a_clear_error_not_a_default(helpers, arguments, message):
     with pytest.raises(ValueError, match=message):
         helpers["parameter_overrides"](arguments)
+
+
+def test_precision_takes_the_node_parameter_words_only(helpers):
+    """The launch file cannot import deephar_ros: its copy of the words must stay the node's."""
+    assert helpers["CHOICE_ARGUMENTS"]["precision"] == PRECISIONS
+    for word in PRECISIONS:
+        assert helpers["parameter_overrides"]({"precision": word}) == {"precision": word}
+        validate(PerceptionParameters(random_weights=True, precision=word))
+    assert helpers["parameter_overrides"]({"precision": ""}) == {}  # params_file's
+    for word in ("bf16", "fp16", "FP32"):
+        with pytest.raises(ValueError, match=f"precision:='{word}' is not one of"):
+            helpers["parameter_overrides"]({"precision": word})
 
 
 def literal(tree: ast.Module, value: ast.expr) -> object:
@@ -294,6 +309,7 @@ def test_rviz_view_follows_the_namespace_the_image_the_frame_and_the_switches(he
         ({"namespace": "/robot 1"}, "namespace:='/robot 1' is not a ROS namespace"),
         ({"namespace": "/1robot"}, "is not a ROS namespace"),
         ({"rviz": "true"}, "rviz:=true but rviz2 is not installed"),
+        ({"precision": "bf16"}, "precision:='bf16' is not one of"),
     ],
 )
 def test_every_argument_is_checked_before_anything_starts(helpers, arguments, message):
@@ -394,7 +410,10 @@ def test_launch_description_builds_with_ros_launch(monkeypatch, tmp_path):
 
 
 @ROS_LAUNCH_MISSING
-@pytest.mark.parametrize("bad", [{"publish_tf": "maybe"}, {"min_joint_confidence": "abc"}, {"rviz": "maybe"}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"publish_tf": "maybe"}, {"min_joint_confidence": "abc"}, {"rviz": "maybe"}, {"precision": "fp16"}],
+)
 def test_a_bad_argument_ends_the_launch_before_any_process_starts(bad):
     from launch.actions import IncludeLaunchDescription, RegisterEventHandler
     from launch.event_handlers import OnProcessStart
