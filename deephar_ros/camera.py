@@ -98,6 +98,24 @@ class CameraIntrinsics:
             known = ", ".join(PINHOLE_DISTORTION_MODELS + FISHEYE_DISTORTION_MODELS)
             raise ValueError(f"unsupported distortion model {self.distortion_model!r}; supported: {known}")
 
+    def reduced(self, factor: int, width: int, height: int) -> CameraIntrinsics:
+        """These intrinsics for the image decoded at 1/factor (a JPEG's DCT-domain reduced decode).
+
+        Reduced pixel j covers full pixels [j k, (j + 1) k), so pixel centres map as
+        u_reduced = (u + 0.5) / k - 0.5; the distortion coefficients act on normalised rays and stay.
+        """
+        k = float(factor)
+        return CameraIntrinsics(
+            self.fx / k,
+            self.fy / k,
+            (self.cx + 0.5) / k - 0.5,
+            (self.cy + 0.5) / k - 0.5,
+            width,
+            height,
+            self.distortion_model,
+            self.distortion,
+        )
+
     @classmethod
     def from_camera_info(
         cls,

@@ -25,12 +25,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.frame_rate import FrameRateEstimator
 from deephar_ros.pipeline import Pipeline, depth_misfit, intrinsics_misfit
-from deephar_ros.results import DEPTH_FROM_SIZE, Box, FrameResult, seconds
+from deephar_ros.results import DEPTH_FROM_SIZE, Box, FrameResult, in_image_of_size, seconds
 
 
 @dataclass(frozen=True)
@@ -85,17 +86,33 @@ class LiveStream:
         stamp_ns: int,
         depth: np.ndarray | None = None,
         boxes: list[Box] | None = None,
+        reduction: int = 1,
+        full_size: tuple[int, int] | None = None,
     ) -> StreamStep:
         """One frame through the pipeline, with the stream's intrinsics; its result and notices.
 
         `boxes`: people found by another detector on this very image (else the pipeline finds them).
+        `reduction` k > 1: `image` is the camera's `full_size` (width, height) image decoded at 1/k
+        (a JPEG's reduced decode): the intrinsics, a full-size depth image and the boxes are brought to
+        it, and the result comes back in the full image's pixels, as the camera's other consumers see it.
         """
         notices: list[Notice] = []
         height, width = image.shape[:2]
+        full_width, full_height = full_size or (width, height)
+        if reduction > 1:
+            if depth is not None and depth.shape == (full_height, full_width):
+                depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST)
+            if boxes is not None:
+                boxes = [
+                    Box(b.x0 / reduction, b.y0 / reduction, b.x1 / reduction, b.y1 / reduction, b.score)
+                    for b in boxes
+                ]
         if depth is not None and (misfit := depth_misfit(depth, height, width)):
             notices.append(Notice("depth_size", f"{misfit}: depth ignored"))
             depth = None
-        intrinsics = self._intrinsics_for(width, height, notices)
+        intrinsics = self._intrinsics_for(full_width, full_height, notices)
+        if intrinsics is not None and reduction > 1:
+            intrinsics = intrinsics.reduced(reduction, width, height)
         previous_ns = self.pipeline.last_stamp_ns  # set whenever the pipeline resets for time going back
         actions = self.pipeline.actions
         stretched = 0 if actions is None else actions.clips_stretched
@@ -119,6 +136,8 @@ class LiveStream:
         self._follow_frame_rate(result.stamp_ns)
         self.live_track_ids.difference_update(result.retired_track_ids)
         self.live_track_ids.update(person.track_id for person in result.people)
+        if reduction > 1:
+            result = in_image_of_size(result, reduction, full_width, full_height)
         return StreamStep(result, notices)
 
     def camera_silent(self) -> StreamStep:

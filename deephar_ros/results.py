@@ -6,7 +6,7 @@ They are shared by the ROS-free pipeline, the command line (JSON lines) and the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -142,3 +142,27 @@ class FrameResult:
     time_reset: bool = False  # the stamp went back: every earlier track was retired, clips restarted
     non_finite_people: int = 0  # people dropped: the network gave them NaN or absurd joints (finite_outputs)
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
+
+
+def in_image_of_size(result: FrameResult, factor: float, width: int, height: int) -> FrameResult:
+    """The result with its image coordinates (boxes, 2D joints) in an image `factor` times as large.
+
+    For a frame decoded reduced (factor k: reduced pixel j covers full pixels [j k, (j + 1) k)), box
+    edges scale by k and pixel centres map as u = (u_reduced + 0.5) k - 0.5; `factor` 1 / k maps the
+    other way. 3D is untouched.
+    """
+    people = [
+        replace(
+            person,
+            box=replace(
+                person.box,
+                x0=person.box.x0 * factor,
+                y0=person.box.y0 * factor,
+                x1=person.box.x1 * factor,
+                y1=person.box.y1 * factor,
+            ),
+            joints_2d=(np.asarray(person.joints_2d, dtype=np.float64) + 0.5) * factor - 0.5,
+        )
+        for person in result.people
+    ]
+    return replace(result, width=width, height=height, people=people)

@@ -111,13 +111,13 @@ def test_compressed_images_are_decoded_on_the_worker_newest_first(rig_factory, m
     from deephar_ros.ros import perception_node
 
     decoded_on: list[str] = []
-    decode = perception_node.compressed_to_rgb
+    decode = perception_node.compressed_to_reduced_rgb
 
-    def recording_decode(msg):
+    def recording_decode(msg, *limits):
         decoded_on.append(threading.current_thread().name)
-        return decode(msg)
+        return decode(msg, *limits)
 
-    monkeypatch.setattr(perception_node, "compressed_to_rgb", recording_decode)
+    monkeypatch.setattr(perception_node, "compressed_to_reduced_rgb", recording_decode)
     rig = rig_factory(image_transport="compressed", qos_reliability="reliable")
     node, stats = rig.node, rig.node.stats
     _, png = cv2.imencode(".png", cv2.cvtColor(FRAME, cv2.COLOR_RGB2BGR))
@@ -137,6 +137,31 @@ def test_compressed_images_are_decoded_on_the_worker_newest_first(rig_factory, m
     assert len(decoded_on) < 21  # most were replaced before the worker got to them
     rig.spin_until_settled()
     assert stats.failed == 0
+
+
+def test_a_large_jpeg_is_decoded_reduced_and_answered_in_the_full_images_pixels(rig_factory, monkeypatch):
+    from deephar_ros.ros import perception_node
+
+    shapes: list[tuple[int, ...]] = []
+    decode = perception_node.compressed_to_reduced_rgb
+
+    def recording_decode(msg, *limits):
+        decoded = decode(msg, *limits)
+        shapes.append(decoded[0].shape)
+        return decoded
+
+    monkeypatch.setattr(perception_node, "compressed_to_reduced_rgb", recording_decode)
+    rig = rig_factory(
+        image_transport="compressed", qos_reliability="reliable", detector="full-frame", max_decode_side=1024
+    )
+    large = cv2.resize(FRAME, (2560, 1920), interpolation=cv2.INTER_NEAREST)
+    header = Header(stamp=ns_to_time(6_000 * 10**9), frame_id="camera")
+    jpeg = cv2.imencode(".jpg", cv2.cvtColor(large, cv2.COLOR_RGB2BGR))[1].tobytes()
+    rig.node._on_colour(CompressedImage(header=header, format="jpeg", data=jpeg))
+    (skeleton,) = rig.answer_for(header).skeletons
+    assert shapes == [(480, 640, 3)]  # 1/4: the first reduction whose larger side fits 1024
+    box = skeleton.bounding_box  # the full-frame detector's box: the whole image, in its full pixels
+    assert (box.x_offset, box.y_offset, box.width, box.height) == (0, 0, 2560, 1920)
 
 
 def test_boxes_from_a_topic_need_vision_msgs_person_classes_and_no_depth(rclpy_module_context, tmp_path):

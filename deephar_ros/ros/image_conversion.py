@@ -203,14 +203,52 @@ def check_compressed(msg: CompressedImage, max_pixels: int = MAX_IMAGE_PIXELS) -
     return sizes[0]
 
 
+# JPEGs decode at 1/2, 1/4 or 1/8 in the DCT domain (libjpeg's scaled IDCT): the cost falls with the
+# pixels produced, not those declared.
+_REDUCED_JPEG_MODES = {
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
+
+def jpeg_reduction(width: int, height: int, max_side: int) -> int:
+    """The reduction (1, 2, 4 or 8) that brings a JPEG's larger side to at most `max_side` (0: never)."""
+    if max_side <= 0:
+        return 1
+    for factor in (1, 2, 4):
+        if max(width, height) <= factor * max_side:
+            return factor
+    return 8
+
+
+def compressed_to_reduced_rgb(
+    msg: CompressedImage, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int = 0
+) -> tuple[np.ndarray, int, tuple[int, int]]:
+    """A CompressedImage -> (uint8 RGB, reduction, (full width, full height)).
+
+    A JPEG larger than `max_side` on a side is decoded reduced (1/2, 1/4 or 1/8, until its larger side
+    fits): the network reads 256 px crops of windows 1.5 x a person, so a 4K frame's people keep all
+    the pixels it uses at half the size, and a huge legal-size JPEG costs an eighth of its pixels.
+    PNG has no reduced decode and comes at full size (reduction 1).
+    """
+    width, height = check_compressed(msg, max_pixels)
+    is_jpeg = bytes(msg.data[:3]) == _JPEG_SIGNATURE
+    factor = jpeg_reduction(width, height, max_side) if is_jpeg else 1
+    mode = _REDUCED_JPEG_MODES[factor] if factor > 1 else cv2.IMREAD_COLOR
+    return _decode(msg, mode), factor, (width, height)
+
+
 def compressed_to_rgb(msg: CompressedImage, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """A JPEG or PNG CompressedImage -> uint8 (H, W, 3) RGB. Decodes: call it on the worker thread."""
     check_compressed(msg, max_pixels)
+    return _decode(msg, cv2.IMREAD_COLOR)
+
+
+def _decode(msg: CompressedImage, mode: int) -> np.ndarray:
     # EXIF orientation ignored: the pixels must stay in the sensor's frame that camera_info describes.
     try:
-        decoded = cv2.imdecode(
-            np.frombuffer(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-        )
+        decoded = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8), mode | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as error:
         raise ImageConversionError(
             f"compressed image (format '{msg.format}') could not be decoded: {error}"

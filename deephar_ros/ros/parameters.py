@@ -83,6 +83,7 @@ class PerceptionParameters:
     track_timeout: float = 1.0
     image_transport: str = "raw"
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    max_decode_side: int = 2048
     use_depth: bool = False
     depth_slop: float = 0.05
     output_frame: str = ""
@@ -173,6 +174,11 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
         "Largest colour image (width x height) accepted or decoded; larger ones are refused and counted"
         " (bad_input.image_too_many_pixels) before a byte is decoded.",
         (MIN_IMAGE_SIDE**2, MAX_IMAGE_PIXELS),
+    ),
+    "max_decode_side": (
+        "Compressed JPEGs larger than this on a side are decoded at 1/2, 1/4 or 1/8 (in the DCT domain)"
+        " until they fit; the outputs stay in the full image's pixels. 0: always at full size.",
+        (0, 16384),
     ),
     "use_depth": ("Pair each image with the aligned depth image for the root depth.", None),
     "depth_slop": ("Largest stamp difference (s) between a paired image and depth image.", (0.0, 1.0)),

@@ -52,7 +52,7 @@ from deephar_ros.labels import load_labels
 from deephar_ros.live_stream import LiveStream, Notice, StreamStep
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
 from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.results import Box
+from deephar_ros.results import Box, in_image_of_size
 from deephar_ros.ros.action_labels import ActionLabelTopics
 from deephar_ros.ros.detection_input import boxes_from_detections
 from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array
@@ -63,7 +63,7 @@ from deephar_ros.ros.image_conversion import (
     ImageConversionError,
     camera_info_to_intrinsics,
     check_compressed,
-    compressed_to_rgb,
+    compressed_to_reduced_rgb,
     depth_to_metres,
     image_to_rgb,
     rgb_to_image,
@@ -473,11 +473,12 @@ class PerceptionNode(Node):
             )
 
     def _process(self, frame: _Frame) -> None:
-        image = frame.image
+        image, reduction, full_size = frame.image, 1, None
         if isinstance(image, CompressedImage):  # decoded here, newest first: a flood cannot starve the camera
-            image = self._convert(compressed_to_rgb, image, "image")
-            if image is None:
+            decoded = self._convert(self._decode_compressed, image, "image")
+            if decoded is None:
                 return
+            image, reduction, full_size = decoded
         image_frame = frame.header.frame_id
         frame_id = self.parameters.output_frame or image_frame
         if not frame_id:
@@ -485,7 +486,7 @@ class PerceptionNode(Node):
                 Notice("frame_id_missing", "image has an empty frame_id and output_frame is not set")
             )
         stamp_ns = time_to_ns(frame.header.stamp)
-        step = self.stream.process(image, stamp_ns, frame.depth, frame.boxes)
+        step = self.stream.process(image, stamp_ns, frame.depth, frame.boxes, reduction, full_size)
         for notice in step.notices:
             self._notice(notice)
         if step.result.non_finite_people:  # the rest of the frame is published
@@ -507,10 +508,21 @@ class PerceptionNode(Node):
                 return
             step.result = result_in_frame(step.result, transform)
         self._last_header = Header(stamp=frame.header.stamp, frame_id=frame_id)
-        self._publish(step, self._last_header, frame.header, image)
+        self._publish(step, self._last_header, frame.header, image, reduction)
 
-    def _publish(self, step: StreamStep, header: Header, image_header: Header, image: np.ndarray) -> None:
-        """header: the output frame's, for the 3D outputs; image_header: the image's, for the 2D ones."""
+    def _decode_compressed(self, msg: CompressedImage) -> tuple[np.ndarray, int, tuple[int, int]]:
+        """A compressed image at the size the decode budget allows (max_decode_side); see image_conversion."""
+        return compressed_to_reduced_rgb(
+            msg, self.parameters.max_image_pixels, self.parameters.max_decode_side
+        )
+
+    def _publish(
+        self, step: StreamStep, header: Header, image_header: Header, image: np.ndarray, reduction: int = 1
+    ) -> None:
+        """header: the output frame's, for the 3D outputs; image_header: the image's, for the 2D ones.
+
+        `image` was decoded at 1/`reduction`; the result is in the full image's pixels.
+        """
         result, min_action = step.result, self.min_action_confidence
         self._skeletons.publish(skeleton_array(result, header))
         self._actions.publish(action_array(result, header, self.parameters.action_top_k, min_action))
@@ -521,7 +533,10 @@ class PerceptionNode(Node):
         self._standard.publish(result, header, image_header)
         if self._debug_image is not None:
             banner = weights_banner(self.engine.random_weights)
-            annotated = draw_result(image, result, self.bones, banner, self.min_joint_confidence, min_action)
+            drawn = result
+            if reduction > 1:  # the debug image is the decoded one: draw the result at its size
+                drawn = in_image_of_size(result, 1.0 / reduction, image.shape[1], image.shape[0])
+            annotated = draw_result(image, drawn, self.bones, banner, self.min_joint_confidence, min_action)
             self._debug_image.publish(rgb_to_image(annotated, image_header))
 
     # Live parameters: checked on the executor's thread, applied on the worker's between frames.
