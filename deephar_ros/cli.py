@@ -123,19 +123,24 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check_precision(args: argparse.Namespace) -> int:
     """Measure reduced precision on these weights and crops now; the last line is the verdict."""
-    from deephar_ros.engine import check_precision
+    from deephar_ros.engine import EngineUnavailableError, check_precision
 
-    verdict = check_precision(
-        args.model,
-        args.weights,
-        args.backend,
-        random_weights=args.random_weights,
-        source=args.images or args.video,
-        conversion_cache_dir=args.cache_dir,
-    )
+    try:
+        verdict = check_precision(
+            args.model,
+            args.weights,
+            args.backend,
+            random_weights=args.random_weights,
+            source=args.images or args.video,
+            conversion_cache_dir=args.cache_dir,
+        )
+    except EngineUnavailableError as error:  # e.g. --backend cuda without CUDA: one line, not a traceback
+        print(f"deephar-ros: error: {error}", file=sys.stderr)
+        return 1
     if verdict.key:
         key = verdict.key
-        print(f"compared: {key['fp32']} fp32 with {key['reduced']} on {key['cpu']} ({key['versions']})")
+        device = key.get("gpu", key["cpu"])
+        print(f"compared: {key['fp32']} fp32 with {key['reduced']} on {device} ({key['versions']})")
     if verdict.figures is not None:
         print("\n".join(verdict.figures.lines()))
     print("\n".join(f"reason: {reason}" for reason in verdict.reasons))
@@ -198,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = subparsers.add_parser(
         "check-precision",
-        help="measure whether reduced precision (bf16) moves this network's outputs; ends 'verdict: ...'",
+        help="measure whether reduced precision (bf16/fp16) moves the network's outputs; ends 'verdict: ...'",
         description="Run crops of people through fp32 and reduced precision, print the differences and "
         "the verdict (kept for later starts with precision auto/reduced).",
     )
@@ -207,7 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--weights", help=".h5/.hdf5 or .pt")
     weights.add_argument("--random-weights", action="store_true", help="untrained weights (always fp32)")
     check.add_argument(
-        "--backend", default="auto", choices=BACKEND_NAMES, help="CPU back end whose bf16 twin is measured"
+        "--backend",
+        default="auto",
+        choices=BACKEND_NAMES,
+        help="back end whose reduced twin is measured (bf16 on the CPU, fp16 for cuda and tensorrt)",
     )
     source = check.add_mutually_exclusive_group()
     source.add_argument("--images", help="folder of images of people (256x256 ones are taken as crops)")

@@ -13,19 +13,21 @@ few fixed sizes so their graphs stay valid; the others take any batch up to the 
 pay nothing for padding. Inputs go through one preallocated host buffer: the steady state
 allocates no new input memory.
 
-Back ends: "tensorrt" (torch-tensorrt fp16), "cuda" (fp16 autocast + CUDA graphs), "cuda-bf16",
-"cpu-eager" (fp32), "cpu-bf16" (bf16 autocast), "cpu-compile" (torch.compile fp32),
-"onnxruntime" (fp32), "openvino" (fp32, or bf16 through the precision guard). "cpu" is the fastest
+Back ends: "tensorrt" (torch-tensorrt fp32, or fp16 through the precision guard), "cuda" (CUDA
+graphs; fp32, or fp16 autocast through the guard), "cuda-bf16", "cpu-eager" (fp32, or bf16 through
+the guard), "cpu-bf16" (bf16 autocast), "cpu-compile" (torch.compile fp32), "onnxruntime" (fp32),
+"openvino" (fp32, or bf16 through the guard). "cpu" is the fastest
 fp32 CPU flavour measured in BENCHMARKS.md; "auto" tries tensorrt -> cuda -> cpu and logs one
 line saying what it took and why it skipped the rest. The ONNX back ends read their graphs from
 an export cache beside the weights (backends/onnx_cache.py), so only the first start exports.
 
-Precision (`build_engine(precision=...)`): "fp32" (default); "reduced" and "auto" run bf16 on a
-CPU back end that has a bf16 twin (openvino; cpu-eager -> cpu-bf16; onnxruntime picked by "auto"
-or "cpu" -> openvino) on a CPU with bf16 instructions, only when the precision guard
-(deephar_ros.precision_guard) measured it within its bounds on these weights; otherwise fp32,
-with the reason logged ("reduced" warns, "auto" informs). GPU back ends keep the precision in
-their name (cuda fp16, cuda-bf16, tensorrt fp16).
+Precision (`build_engine(precision=...)`): "fp32" (default; IEEE fp32 on the GPU too, TF32 off);
+"reduced" and "auto" run the back end's reduced twin, only when the precision guard
+(deephar_ros.precision_guard) measured it within its bounds on these weights: bf16 for a CPU back
+end that has one (openvino; cpu-eager -> cpu-bf16; onnxruntime picked by "auto" or "cpu" ->
+openvino) on a CPU with bf16 instructions, fp16 for cuda and tensorrt (the same back end in fp16);
+otherwise fp32, with the reason logged ("reduced" warns, "auto" informs). The names cpu-bf16 and
+cuda-bf16 run bf16 unguarded.
 """
 
 import copy
@@ -74,6 +76,8 @@ DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
 RANDOM_WEIGHTS_SOURCE = "random (untrained, seed 0)"
 # The libraries whose kernels decide what reduced precision computes (they key the verdicts).
 KERNEL_LIBRARIES = ("torch", "openvino", "onnxruntime")
+# The reduced precision each back end runs when asked for one (create_engine(precision=...)).
+REDUCED_PRECISION = {"openvino": "bf16", "cpu-eager": "bf16", "cuda": "fp16", "tensorrt": "fp16"}
 
 
 class InferenceEngine:
@@ -196,16 +200,17 @@ def _build_backend(
     precision: str,
 ) -> Backend:
     """One named back end (never "auto" or "cpu"); EngineUnavailableError when it cannot run here."""
-    if precision != "fp32" and name not in ("openvino", "cpu-eager"):
-        raise ValueError(
-            f"back end {name!r} has no precision {precision!r} (openvino and cpu-eager have bf16)"
-        )
+    if precision != "fp32" and REDUCED_PRECISION.get(name) != precision:
+        offered = ", ".join(f"{backend} {reduced}" for backend, reduced in REDUCED_PRECISION.items())
+        raise ValueError(f"back end {name!r} has no precision {precision!r} (there are {offered})")
     gpu = "cuda:0" if device == "auto" else device
     if name == "tensorrt":
-        return tensorrt.TensorRTBackend(model, batch_sizes, device=gpu, cache_dir=cache_dir)
+        return tensorrt.TensorRTBackend(
+            model, batch_sizes, device=gpu, cache_dir=cache_dir, precision=precision
+        )
     if name in ("cuda", "cuda-bf16"):
         return cuda.CudaBackend(
-            model, batch_sizes, device=gpu, precision="fp16" if name == "cuda" else "bf16"
+            model, batch_sizes, device=gpu, precision="bf16" if name == "cuda-bf16" else precision
         )
     if name == "onnxruntime":
         return onnx_runtime.OnnxRuntimeBackend(exports, batch_sizes)
@@ -253,8 +258,9 @@ def create_engine(
     cannot run here raises EngineUnavailableError naming what is missing; "auto" and "cpu" move
     on to the next candidate and say why in their one log line. `cache_dir` holds TensorRT engines,
     `export_cache_dir` ONNX exports (None: exported in memory, not kept) unless `exports` (of this
-    model, already copied) is given. `precision` "bf16" is for openvino and cpu-eager only, and
-    unguarded (build_engine guards it). `weights` and `random_weights` are recorded on the engine.
+    model, already copied) is given. `precision` other than "fp32" is the back end's
+    REDUCED_PRECISION, unguarded (build_engine guards it). `weights` and `random_weights` are
+    recorded on the engine.
     """
     if backend not in BACKEND_NAMES:
         raise ValueError(f"unknown back end {backend!r}; valid names: {', '.join(BACKEND_NAMES)}")
@@ -350,6 +356,7 @@ def check_precision(
     model: str = DEFAULT_PRESET,
     weights: str | os.PathLike | None = None,
     backend: str = "auto",
+    device: str = "auto",
     *,
     random_weights: bool = False,
     source: str | os.PathLike | None = None,
@@ -359,12 +366,13 @@ def check_precision(
     """Measure reduced precision against fp32 on these weights now (never from the cache), keep the verdict.
 
     What `deephar-ros check-precision` prints; later starts with precision "auto" or "reduced" use it.
+    The back end and device are chosen as build_engine chooses them (a GPU where one runs).
     """
     network = load_network(model, weights, random_weights=random_weights, cache_dir=conversion_cache_dir)
     engine = create_engine(
         network,
         backend,
-        "cpu",
+        device,
         weights=RANDOM_WEIGHTS_SOURCE if random_weights else str(weights),
         random_weights=random_weights,
         exports=_owned_exports(network, weights, random_weights, conversion_cache_dir),
@@ -393,7 +401,11 @@ def export_cache_folder(
 
 
 class PrecisionGuard:
-    """Reduced precision for one fp32 engine: its bf16 twin, the verdict (cached or measured), the choice."""
+    """Reduced precision for one fp32 engine: its reduced twin, the verdict (cached or measured), the choice.
+
+    The twin of a GPU engine is the same back end in fp16 on the same device, of a CPU engine a bf16
+    back end on the CPU.
+    """
 
     def __init__(self, engine: InferenceEngine, requested: str, cache_dir: str | os.PathLike | None) -> None:
         self.engine = engine
@@ -401,14 +413,19 @@ class PrecisionGuard:
         self.cache = precision_guard.VerdictCache(
             Path(cache_dir) if cache_dir is not None else user_cache_dir("precision")
         )
+        self.on_gpu = engine.device.startswith("cuda")
         self.twin_backend, self.unavailable = self._twin()
+        self.reduced = REDUCED_PRECISION.get(self.twin_backend or "", "fp32")
         self.exports = engine.exports
+        self._twin_engine: InferenceEngine | None = None
 
     def _twin(self) -> tuple[str | None, str | None]:
-        """The back end that runs this engine's network in bf16 here, or None and why not."""
+        """The back end that runs this engine's network in reduced precision here, or None and why not."""
         name = self.engine.backend
-        if self.engine.device != "cpu":
-            return None, f"back end {name!r} runs on the GPU; reduced precision applies to CPU back ends"
+        if self.on_gpu:
+            if REDUCED_PRECISION.get(name) != "fp16":
+                return None, f"back end {name!r} has no fp16 twin (back ends cuda and tensorrt have)"
+            return name, None
         if name == "onnxruntime" and self.requested == "onnxruntime":
             return None, "ONNX Runtime has no bf16 CPU path (back end openvino or cpu-eager has)"
         if name == "cpu-compile":
@@ -418,22 +435,26 @@ class PrecisionGuard:
         return (None, reason) if reason is not None else (twin, None)
 
     def key(self) -> dict[str, str]:
-        """What a verdict holds for: the weights, the back ends, the CPU and the kernel libraries."""
+        """What a verdict holds for: the weights, the back ends, the CPU and GPU, the kernel libraries."""
         versions = []
         for library in KERNEL_LIBRARIES:
             try:
                 versions.append(f"{library} {importlib.metadata.version(library)}")
             except importlib.metadata.PackageNotFoundError:
                 versions.append(f"{library} absent")
-        return {
+        key = {
             "weights": self.exports.weights_key,
             "model": self.engine.config.name,
             "fp32": self.engine.backend,
-            "reduced": f"{self.twin_backend} bf16",
+            "reduced": f"{self.twin_backend} {self.reduced}",
             "cpu": openvino_cpu.cpu_identity(),
             "versions": ", ".join(versions),
             "bounds": repr(precision_guard.GuardBounds()),
         }
+        if self.on_gpu:
+            gpu = cuda.device_identity(self.engine.device)
+            key["gpu"] = f"{gpu}; {tensorrt.library_versions()}" if self.twin_backend == "tensorrt" else gpu
+        return key
 
     def cached_verdict(self) -> precision_guard.Verdict | None:
         if self.twin_backend is None:
@@ -441,7 +462,7 @@ class PrecisionGuard:
         return self.cache.load(self.key())
 
     def measure(self, source: str | os.PathLike | None) -> precision_guard.Verdict:
-        """Measure the bf16 twin against the fp32 engine on crops of people; store the verdict."""
+        """Measure the reduced twin against the fp32 engine on crops of people; store the verdict."""
         if self.twin_backend is None:
             return precision_guard.Verdict("fp32", [f"no reduced precision here: {self.unavailable}"])
         source = source if source is not None else precision_guard.default_source()
@@ -461,7 +482,7 @@ class PrecisionGuard:
         if self.engine.random_weights:
             reasons.append("random weights: there is no trained network to judge")
         verdict = precision_guard.Verdict(
-            "fp32" if reasons else "bf16",
+            "fp32" if reasons else self.reduced,
             reasons or ["within every bound"],
             figures,
             self.key(),
@@ -470,16 +491,19 @@ class PrecisionGuard:
         return verdict
 
     def build_twin(self) -> InferenceEngine:
-        return create_engine(
-            self.exports.model,
-            self.twin_backend,
-            "cpu",
-            batch_sizes=self.engine.batch_sizes,
-            weights=self.engine.weights,
-            random_weights=self.engine.random_weights,
-            precision="bf16",
-            exports=self.exports,
-        )
+        """The reduced twin, built once (a TensorRT twin compiles or loads engines)."""
+        if self._twin_engine is None:
+            self._twin_engine = create_engine(
+                self.exports.model,
+                self.twin_backend,
+                self.engine.device,
+                batch_sizes=self.engine.batch_sizes,
+                weights=self.engine.weights,
+                random_weights=self.engine.random_weights,
+                precision=self.reduced,
+                exports=self.exports,
+            )
+        return self._twin_engine
 
     def apply(self, verdict: precision_guard.Verdict, warn: bool) -> InferenceEngine:
         """The engine the verdict chooses, its precision_note set, the choice logged with its figures."""

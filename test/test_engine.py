@@ -22,7 +22,7 @@ import torch
 from fidelity import assert_agrees
 from torch import nn
 
-from deephar_ros.backends import onnx_cache, openvino_cpu, trusted_cache
+from deephar_ros.backends import cuda, onnx_cache, openvino_cpu, tensorrt, trusted_cache
 from deephar_ros.config import get_preset
 from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, build_engine, create_engine
 from deephar_ros.spnet import SPNet
@@ -225,6 +225,72 @@ def test_unavailable_gpu_backend_raises_clearly(
 ) -> None:
     with pytest.raises(EngineUnavailableError, match=missing):
         create_engine(tiny_model, backend)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize(
+    ("backend", "missing"), [("cuda", "torch.cuda.is_available"), ("tensorrt", "torch_tensorrt")]
+)
+def test_gpu_backends_fail_the_same_in_any_precision_without_a_gpu(
+    tiny_model: TinySPNet, without_gpu: None, backend: str, missing: str, precision: str
+) -> None:
+    with pytest.raises(EngineUnavailableError, match=missing):
+        create_engine(tiny_model, backend, precision=precision)
+
+
+def test_gpu_backends_are_built_in_the_precision_asked_for(
+    tiny_model: TinySPNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fp32 unless asked (cuda and tensorrt ran fp16 by their name before issue 20); cuda-bf16 by name."""
+    asked = []
+
+    def recorder(kind: str):
+        def build(model, batch_sizes, device, precision="fp32", cache_dir=None):
+            asked.append((kind, device, precision))
+            raise EngineUnavailableError(f"{kind} recorded")
+
+        return build
+
+    monkeypatch.setattr(cuda, "CudaBackend", recorder("cuda"))
+    monkeypatch.setattr(tensorrt, "TensorRTBackend", recorder("tensorrt"))
+    for backend, precision in (
+        ("cuda", "fp32"),
+        ("cuda", "fp16"),
+        ("cuda-bf16", "fp32"),
+        ("tensorrt", "fp16"),
+    ):
+        with pytest.raises(EngineUnavailableError, match="recorded"):
+            create_engine(tiny_model, backend, "cuda:1", precision=precision)
+    with pytest.raises(EngineUnavailableError, match="recorded"):
+        create_engine(tiny_model, "tensorrt")
+    assert asked == [
+        ("cuda", "cuda:1", "fp32"),
+        ("cuda", "cuda:1", "fp16"),
+        ("cuda", "cuda:1", "bf16"),
+        ("tensorrt", "cuda:1", "fp16"),
+        ("tensorrt", "cuda:0", "fp32"),
+    ]
+    for backend, precision in (
+        ("cuda", "bf16"),
+        ("cuda-bf16", "fp16"),
+        ("tensorrt", "bf16"),
+        ("openvino", "fp16"),
+    ):
+        with pytest.raises(ValueError, match=f"back end '{backend}' has no precision '{precision}'"):
+            create_engine(tiny_model, backend, precision=precision)
+    assert len(asked) == 5
+
+
+def test_gpu_fp32_is_ieee_fp32_not_tf32_while_the_network_runs() -> None:
+    """cuDNN's fp32 convolutions default to TF32 (fp16's mantissa): fp32 would not be fp32 to compare with."""
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = (conv.fp32_precision, matmul.fp32_precision)
+    with cuda.ieee_fp32():
+        assert (conv.fp32_precision, matmul.fp32_precision) == ("ieee", "ieee")
+    assert (conv.fp32_precision, matmul.fp32_precision) == before
+    with pytest.raises(KeyError), cuda.ieee_fp32():
+        raise KeyError("restored on the way out of an error too")
+    assert (conv.fp32_precision, matmul.fp32_precision) == before
 
 
 def test_auto_on_a_missing_gpu_device_raises(tiny_model: TinySPNet, without_gpu: None) -> None:

@@ -6,14 +6,21 @@ network whose outputs bf16 does not move but which still responds to its input: 
 random weights with every batch-norm scale times 0.8 (`insensitive_weights`); measured on the
 drawn crops their joints spread 2.7 px between crops and bf16 moves them 0.3 px (p99). bf16 is
 measured two ways: by OpenVINO where the CPU has bf16 instructions, and everywhere by a simulated
-pass (`SimulatedBf16`: every conv's weights, inputs and outputs rounded to bf16, arithmetic in
+pass (`Simulated`: every conv's weights, inputs and outputs rounded to bf16, arithmetic in
 fp32, as bf16 matrix units accumulate), an honest stand-in for the guard logic, not for a CPU.
+
+No GPU is lent to CI nor to the sessions that wrote this: the cuda and tensorrt back ends' guard is
+tested with `StandInGpuBackend`, which the engine takes for them and which runs on the CPU (fp32 as it
+is, fp16 simulated as bf16 is). It checks the guard's decisions on a GPU (the twin, the key, the
+verdict, the engine chosen), not what a GPU computes in fp16.
 """
 
 import copy
 import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -23,10 +30,11 @@ import torch
 from torch import nn
 
 from deephar_ros import precision_guard
-from deephar_ros.backends import openvino_cpu
+from deephar_ros.backends import cuda, openvino_cpu, tensorrt
+from deephar_ros.backends.base import Backend, EngineUnavailableError
 from deephar_ros.cli import main
 from deephar_ros.config import get_preset
-from deephar_ros.engine import build_engine, create_engine
+from deephar_ros.engine import PrecisionGuard, build_engine, create_engine
 from deephar_ros.keras_weights import save_checkpoint
 from deephar_ros.precision_guard import GuardBounds, GuardFigures, guard_clips, judge, measure
 from deephar_ros.spnet import SPNet
@@ -91,17 +99,22 @@ def insensitive_weights(seed: int = 1, scale_gain: float = 0.8) -> SPNet:
     return model.eval()
 
 
-class SimulatedBf16:
-    """A bf16 pass simulated in torch: conv weights, inputs and outputs rounded to bf16, fp32 arithmetic."""
+class Simulated:
+    """A half-precision pass simulated in torch: conv weights, inputs and outputs rounded to `dtype`,
+    fp32 arithmetic; with dtype None, the model in fp32 as it is."""
 
-    def __init__(self, model: SPNet) -> None:
+    def __init__(self, model: SPNet, dtype: torch.dtype | None = torch.bfloat16) -> None:
         self.model = copy.deepcopy(model).eval()
+
+        def rounded(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.to(dtype).float()
+
         with torch.no_grad():
-            for module in self.model.modules():
+            for module in self.model.modules() if dtype is not None else ():
                 if isinstance(module, nn.Conv2d | nn.Linear):
-                    module.weight.copy_(_bf16(module.weight))
-                    module.register_forward_pre_hook(lambda _, inputs: tuple(_bf16(x) for x in inputs))
-                    module.register_forward_hook(lambda _, inputs, output: _bf16(output))
+                    module.weight.copy_(rounded(module.weight))
+                    module.register_forward_pre_hook(lambda _, inputs: tuple(rounded(x) for x in inputs))
+                    module.register_forward_hook(lambda _, inputs, output: rounded(output))
 
     def run_frames(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         frames = torch.from_numpy((crops.astype(np.float32) * (2 / 255) - 1).transpose(0, 3, 1, 2).copy())
@@ -114,8 +127,47 @@ class SimulatedBf16:
             return self.model.forward_actions(torch.from_numpy(features)).numpy()
 
 
-def _bf16(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.to(torch.bfloat16).float()
+STAND_IN_GPU = "Stand-in GPU (compute 9.0); CUDA 13.0, cuDNN 91000"
+STAND_IN_TENSORRT = "torch_tensorrt 2.14.0, TensorRT 10.13.0"
+
+
+class StandInGpuBackend(Backend):
+    """A cuda or tensorrt back end as the engine sees it (name, device, precision), run on the CPU."""
+
+    def __init__(self, name: str, model: SPNet, batch_sizes: tuple[int, ...], device: str, precision: str):
+        super().__init__(batch_sizes, any_batch_size=True)
+        self.name = "cuda-bf16" if precision == "bf16" else name
+        self.device = device
+        self.precision = precision
+        self.runner = Simulated(
+            model, {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        )
+
+    def run_frames(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.runner.run_frames(self.host_buffer(batch_size))
+
+    def run_actions(self, features: np.ndarray) -> np.ndarray:
+        return self.runner.run_actions(features)
+
+
+@pytest.fixture
+def stand_in_gpu(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """The engine's GPU back ends replaced by StandInGpuBackend; the list of those built (name, device,
+    precision). The GPU and TensorRT identities are the stand-in's."""
+    built: list[tuple[str, str, str]] = []
+
+    def factory(name: str):
+        def build(model, batch_sizes, device, precision="fp32", cache_dir=None) -> StandInGpuBackend:
+            built.append((name, device, precision))
+            return StandInGpuBackend(name, model, batch_sizes, device, precision)
+
+        return build
+
+    monkeypatch.setattr(cuda, "CudaBackend", factory("cuda"))
+    monkeypatch.setattr(tensorrt, "TensorRTBackend", factory("tensorrt"))
+    monkeypatch.setattr(cuda, "device_identity", lambda device: STAND_IN_GPU)
+    monkeypatch.setattr(tensorrt, "library_versions", lambda: STAND_IN_TENSORRT)
+    return built
 
 
 class FixedEngine:
@@ -236,10 +288,16 @@ def insensitive_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_guard_accepts_weights_that_simulated_bf16_does_not_move(people_folder: Path) -> None:
     model = insensitive_weights()
     clips = guard_clips(people_folder, clip_length=8)
-    measured = measure(create_engine(model, "cpu-eager"), SimulatedBf16(model), clips)
+    measured = measure(create_engine(model, "cpu-eager"), Simulated(model), clips)
     assert judge(measured) == [], measured.lines()
     assert measured.joint_spread_px > 2 * GuardBounds().min_joint_spread_px
     assert measured.joints_px_p99 < 0.5 * GuardBounds().joints_px_p99
+
+
+def check_precision(capsys: pytest.CaptureFixture, *arguments: str | Path) -> list[str]:
+    """The lines `deephar-ros check-precision ARGUMENTS` prints, after it exited 0."""
+    assert main(["check-precision", *map(str, arguments)]) == 0
+    return capsys.readouterr().out.strip().splitlines()
 
 
 @pytest.mark.skipif(BF16_HERE is not None, reason=f"OpenVINO bf16 cannot run here: {BF16_HERE}")
@@ -247,9 +305,9 @@ def test_check_precision_says_bf16_on_this_cpu_and_the_next_start_uses_it(
     insensitive_file: Path, people_folder: Path, tmp_path: Path, monkeypatch, capsys, caplog
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    argv = ["check-precision", "--weights", str(insensitive_file), "--backend", "openvino"]
-    assert main([*argv, "--images", str(people_folder)]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = check_precision(
+        capsys, "--weights", insensitive_file, "--backend", "openvino", "--images", people_folder
+    )
     assert lines[-1] == "verdict: bf16", lines
     assert any(line.startswith("2D joints: p99 ") for line in lines)
     with caplog.at_level(logging.INFO, logger="deephar_ros.engine"):
@@ -265,9 +323,7 @@ def test_random_weights_end_with_verdict_fp32_and_figures_where_bf16_runs(
     people_folder: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    argv = ["check-precision", "--random-weights", "--backend", "openvino", "--images", str(people_folder)]
-    assert main(argv) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = check_precision(capsys, "--random-weights", "--backend", "openvino", "--images", people_folder)
     assert lines[-1] == "verdict: fp32", lines
     if BF16_HERE is None:  # measured: the untrained network's joints sit at the crop centre
         assert any("hardly move between crops" in line for line in lines)
@@ -312,6 +368,20 @@ def test_the_guard_uses_the_sample_video_by_default() -> None:
     assert precision_guard.default_source() == (SAMPLE_VIDEO if SAMPLE_VIDEO.is_file() else None)
 
 
+def test_the_demo_camera_takes_the_same_sample_video_without_loading_torch() -> None:
+    """One constant, in the module below the ROS one; the camera node must not pay torch's start-up."""
+    code = (
+        "import sys\n"
+        "from deephar_ros import precision_guard\n"
+        "from deephar_ros.ros import demo_source\n"
+        "assert demo_source.SAMPLE_VIDEO is precision_guard.SAMPLE_VIDEO\n"
+        "print(sorted(name for name in ('torch', 'onnxruntime', 'openvino') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 @pytest.mark.slow  # the guard measures the random network on the sample video: a minute on 2 busy cores
 def test_run_on_openvino_records_the_precision_and_why(
     people_folder: Path, tmp_path: Path, monkeypatch
@@ -348,3 +418,101 @@ def test_verdicts_are_kept_per_cpu_kind_not_per_marketing_name() -> None:
     flags = openvino_cpu.cpuinfo_field("flags").split()
     assert all(flag in identity.rstrip(")").split() for flag in flags if flag.startswith(("avx", "amx")))
     assert f"family {openvino_cpu.cpuinfo_field('cpu family')} " in identity
+
+
+# ---- GPU back ends: fp16 through the same guard (stand-in back ends, see the module docstring) ------
+class MeasuredAgain(Exception):
+    """Raised by guard_clips where a kept verdict should have been used."""
+
+
+def test_fp16_on_cuda_is_measured_against_cuda_fp32_and_kept_per_gpu(
+    stand_in_gpu: list, insensitive_file: Path, people_folder: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lines = check_precision(
+        capsys, "--weights", insensitive_file, "--backend", "cuda", "--images", people_folder
+    )
+    assert lines[-1] == "verdict: fp16", lines
+    assert lines[0].startswith(f"compared: cuda fp32 with cuda fp16 on {STAND_IN_GPU} (torch "), lines
+    assert any(line.startswith("2D joints: p99 ") for line in lines)
+    assert stand_in_gpu == [("cuda", "cuda:0", "fp32"), ("cuda", "cuda:0", "fp16")]
+
+    def measured_again(*args, **kwargs):
+        raise MeasuredAgain
+
+    monkeypatch.setattr(precision_guard, "guard_clips", measured_again)
+    stand_in_gpu.clear()
+    engine = build_engine("ntu_multitask", insensitive_file, "cuda", precision="auto", batch_sizes=(1,))
+    assert (engine.backend, engine.device, engine.precision) == ("cuda", "cuda:0", "fp16")
+    assert engine.precision_note.startswith("fp16: within every bound (crops of people: 8 in 1 clips")
+    assert stand_in_gpu == [("cuda", "cuda:0", "fp32"), ("cuda", "cuda:0", "fp16")]
+    stand_in_gpu.clear()
+    engine = build_engine("ntu_multitask", insensitive_file, "cuda", batch_sizes=(1,))  # fp32: no guard
+    assert (engine.precision, stand_in_gpu) == ("fp32", [("cuda", "cuda:0", "fp32")])
+    # another GPU, CUDA or cuDNN: the kept verdict does not hold there
+    monkeypatch.setattr(cuda, "device_identity", lambda device: "Another GPU (compute 8.6); CUDA 12.4")
+    with pytest.raises(MeasuredAgain):
+        build_engine(
+            "ntu_multitask",
+            insensitive_file,
+            "cuda",
+            precision="reduced",
+            batch_sizes=(1,),
+            guard_source=people_folder,
+        )
+
+
+def test_random_weights_on_cuda_end_with_verdict_fp32_and_the_reasons(
+    stand_in_gpu: list, people_folder: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lines = check_precision(capsys, "--random-weights", "--backend", "cuda", "--images", people_folder)
+    assert lines[-1] == "verdict: fp32", lines
+    assert any("hardly move between crops" in line for line in lines)
+    assert any("random weights" in line for line in lines)
+    kept = list((tmp_path / "cache" / "deephar_ros" / "precision").glob("verdict_*.json"))
+    assert len(kept) == 1
+    record = json.loads(kept[0].read_text())
+    assert (record["precision"], record["key"]["gpu"], record["key"]["reduced"]) == (
+        "fp32",
+        STAND_IN_GPU,
+        "cuda fp16",
+    )
+
+
+def test_the_twin_of_tensorrt_is_tensorrt_fp16_keyed_by_its_versions(
+    stand_in_gpu: list, tmp_path: Path
+) -> None:
+    engine = build_engine("ntu_multitask", backend="tensorrt", random_weights=True, batch_sizes=(1,))
+    guard = PrecisionGuard(engine, "tensorrt", tmp_path)
+    assert (guard.twin_backend, guard.reduced, guard.unavailable) == ("tensorrt", "fp16", None)
+    key = guard.key()
+    assert key["reduced"] == "tensorrt fp16"
+    assert key["gpu"] == f"{STAND_IN_GPU}; {STAND_IN_TENSORRT}"
+    twin = guard.build_twin()
+    assert (twin.backend, twin.device, twin.precision) == ("tensorrt", "cuda:0", "fp16")
+    assert guard.build_twin() is twin  # built once, for the measurement and the engine chosen
+    bf16 = build_engine("ntu_multitask", backend="cuda-bf16", random_weights=True, batch_sizes=(1,))
+    assert PrecisionGuard(bf16, "cuda-bf16", tmp_path).unavailable.startswith(
+        "back end 'cuda-bf16' has no fp16 twin"
+    )
+
+
+def test_reduced_precision_on_cuda_without_cuda_is_one_clear_error(
+    people_folder: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """CI's case: a named GPU back end does not quietly turn into a CPU one; auto would."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for precision in ("reduced", "auto"):
+        with pytest.raises(
+            EngineUnavailableError,
+            match=r"back end 'cuda' unavailable: torch\.cuda\.is_available\(\) is False",
+        ):
+            build_engine("ntu_multitask", backend="cuda", random_weights=True, precision=precision)
+    argv = ["check-precision", "--random-weights", "--backend", "cuda", "--images", str(people_folder)]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("deephar-ros: error: back end 'cuda' unavailable: ")
+    assert captured.err.count("\n") == 1

@@ -1,12 +1,18 @@
-"""PyTorch on a CUDA GPU: fp16 or bf16 autocast, channels-last, CUDA graphs per batch size.
+"""PyTorch on a CUDA GPU: fp32, or fp16 or bf16 autocast, channels-last, CUDA graphs per batch size.
 
 Crops go from pinned host buffers to preallocated device buffers with non-blocking copies, are
 normalised on the GPU, and the outputs come back into pinned host buffers: after warm-up a frame
 allocates nothing, and with CUDA graphs the whole per-frame part is one launch.
+
+fp32 means IEEE fp32: cuDNN runs fp32 convolutions in TF32 by default on Ampere and later GPUs (a
+10-bit mantissa, as fp16's), which would make the precision guard compare fp16 with TF32, not fp32.
+Whether fp16 is close enough to fp32 for given weights is the guard's question
+(deephar_ros.precision_guard), not this module's.
 """
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -16,7 +22,7 @@ from deephar_ros.backends.base import CROP_SIZE, Backend, EngineUnavailableError
 
 logger = logging.getLogger(__name__)
 
-PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 WARMUP_RUNS = 3
 
 FramesCallable = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -30,12 +36,46 @@ def missing_requirement() -> str | None:
     return None
 
 
-class CudaBackend(Backend):
-    """The network in PyTorch on one CUDA device, in fp16 (name "cuda") or bf16 ("cuda-bf16").
+def device_identity(device: str) -> str:
+    """The GPU and the kernel libraries as far as fp16 results care (they key the guard's verdicts)."""
+    major, minor = torch.cuda.get_device_capability(device)
+    return (
+        f"{torch.cuda.get_device_name(device)} (compute {major}.{minor}); "
+        f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}"
+    )
 
-    Weights stay fp32 and autocast picks the half precision per layer, so softmaxes and the
-    soft-argmax sums keep fp32 accumulation. Subclasses swap the per-frame part by overriding
-    `_build_frames` (TensorRT does).
+
+@contextlib.contextmanager
+def ieee_fp32() -> Iterator[None]:
+    """fp32 convolutions and matrix products in IEEE fp32, not TF32, for the duration; then as before.
+
+    torch 2.9 and later name the setting fp32_precision ("ieee" or "tf32"), older ones allow_tf32;
+    the two may not be mixed in one process, so the one this torch has is used.
+    """
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if hasattr(conv, "fp32_precision"):
+        settings = [(conv, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee")]
+    else:
+        settings = [
+            (torch.backends.cudnn, "allow_tf32", False),
+            (torch.backends.cuda.matmul, "allow_tf32", False),
+        ]
+    saved = [getattr(owner, name) for owner, name, _ in settings]
+    try:
+        for owner, name, value in settings:
+            setattr(owner, name, value)
+        yield
+    finally:
+        for (owner, name, _), value in zip(settings, saved, strict=True):
+            setattr(owner, name, value)
+
+
+class CudaBackend(Backend):
+    """The network in PyTorch on one CUDA device: fp32 or fp16 (name "cuda"), or bf16 ("cuda-bf16").
+
+    fp32 runs with TF32 off (`ieee_fp32`). In fp16 and bf16 the weights stay fp32 and autocast picks
+    the half precision per layer, so softmaxes and the soft-argmax sums keep fp32 accumulation.
+    Subclasses swap the per-frame part by overriding `_build_frames` (TensorRT does).
     """
 
     def __init__(
@@ -43,12 +83,12 @@ class CudaBackend(Backend):
         model: nn.Module,
         batch_sizes: tuple[int, ...],
         device: str = "cuda",
-        precision: str = "fp16",
+        precision: str = "fp32",
         cuda_graphs: bool = True,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
-        self.name = "cuda" if precision == "fp16" else f"cuda-{precision}"
+        self.name = "cuda-bf16" if precision == "bf16" else "cuda"
         reason = missing_requirement()
         if reason is not None:
             raise EngineUnavailableError(f"back end {self.name!r} unavailable: {reason}")
@@ -75,12 +115,14 @@ class CudaBackend(Backend):
         )
         return self._pinned_input.numpy()
 
-    def _autocast(self) -> torch.autocast:
+    def _precision(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return ieee_fp32()
         # The autocast weight cache must be off while CUDA graphs are captured.
         return torch.autocast("cuda", dtype=self.autocast_dtype, cache_enabled=False)
 
     def _eager_frames(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._precision():
             pose, features = self.frames_from_pixels(pixels)
         return pose.float(), features.float()
 
@@ -134,6 +176,6 @@ class CudaBackend(Backend):
         return host_pose.numpy(), host_features.numpy()
 
     def run_actions(self, features: np.ndarray) -> np.ndarray:
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._precision():
             scores = self.model.forward_actions(torch.from_numpy(features).to(self.device))
         return scores.float().cpu().numpy()

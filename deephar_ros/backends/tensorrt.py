@@ -1,9 +1,10 @@
-"""torch-tensorrt fp16: the per-frame part compiled once per batch size and cached on disk.
+"""torch-tensorrt, fp32 or fp16: the per-frame part compiled once per batch size and cached on disk.
 
 torch_tensorrt is an optional extra (`pip install .[tensorrt]`): it is imported only when this
 back end is built, so its absence never breaks an import. A TensorRT engine is only valid for the
 GPU and library versions that built it and for the weights baked into it, so the cache file name
-holds a hash of all of those.
+holds a hash of all of those and of the precision. fp32 engines are built with TF32 off (IEEE fp32,
+as the CUDA back end's fp32), so the precision guard compares fp16 with real fp32.
 
 Loading a saved engine unpickles it: a file planted or altered in the cache folder would run its
 code in the node. So the cache is a TrustedCache: an engine is loaded only when this process can
@@ -30,12 +31,22 @@ from deephar_ros.onnx_export import graph_signature
 
 logger = logging.getLogger(__name__)
 
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+
 
 def missing_requirement() -> str | None:
     """Why TensorRT cannot run here, or None when it can."""
     if importlib.util.find_spec("torch_tensorrt") is None:
         return "python package 'torch_tensorrt' is not installed (pip install .[tensorrt])"
     return missing_cuda()
+
+
+def library_versions() -> str:
+    """torch_tensorrt's and TensorRT's versions (they key the precision guard's verdicts)."""
+    import tensorrt
+    import torch_tensorrt
+
+    return f"torch_tensorrt {torch_tensorrt.__version__}, TensorRT {tensorrt.__version__}"
 
 
 def default_cache_dir() -> Path:
@@ -53,10 +64,10 @@ def load_engine(cache: TrustedCache, name: str) -> nn.Module | None:
 
 
 class TensorRTBackend(CudaBackend):
-    """CUDA back end whose per-frame part is a TensorRT fp16 engine per batch size.
+    """CUDA back end whose per-frame part is a TensorRT engine per batch size, fp32 or fp16.
 
-    Pixels are normalised by PyTorch on the GPU, then handed to the engine in fp16; the clip
-    part stays in PyTorch (fp16 autocast), it is a small share of the work.
+    Pixels are normalised by PyTorch on the GPU, then handed to the engine in its precision; the
+    clip part stays in PyTorch (fp32, or fp16 autocast), it is a small share of the work.
     """
 
     def __init__(
@@ -65,7 +76,10 @@ class TensorRTBackend(CudaBackend):
         batch_sizes: tuple[int, ...],
         device: str = "cuda",
         cache_dir: Path | None = None,
+        precision: str = "fp32",
     ) -> None:
+        if precision not in DTYPES:
+            raise ValueError(f"precision must be one of {sorted(DTYPES)}, got {precision!r}")
         reason = missing_requirement()
         if reason is not None:
             raise EngineUnavailableError(f"back end 'tensorrt' unavailable: {reason}")
@@ -75,14 +89,16 @@ class TensorRTBackend(CudaBackend):
         self.cache = TrustedCache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
         self.weights_key = weights_digest(model)
         self.normalize = PixelsToFrames()
-        super().__init__(model, batch_sizes, device=device, precision="fp16", cuda_graphs=False)
+        self.dtype = DTYPES[precision]
+        super().__init__(model, batch_sizes, device=device, precision=precision, cuda_graphs=False)
         self.name = "tensorrt"
 
     def cache_name(self, batch_size: int) -> str:
-        """Engine file name for one batch size, keyed by weights, GPU and library versions."""
+        """Engine file name for one batch size, keyed by weights, precision, GPU and library versions."""
         key = "|".join(
             (
                 self.weights_key,
+                self.precision,
                 torch.cuda.get_device_name(self.device),
                 torch.__version__,
                 self.torch_tensorrt.__version__,
@@ -92,10 +108,14 @@ class TensorRTBackend(CudaBackend):
         return f"spnet_frames_b{batch_size}_{hashlib.sha256(key.encode()).hexdigest()[:20]}.ep"
 
     def _compile(self, batch_size: int, name: str) -> nn.Module:
-        half_model, _, _, _ = graph_signature(copy.deepcopy(self.model).half().eval(), "frames")
-        example = torch.zeros((batch_size, 3, CROP_SIZE, CROP_SIZE), dtype=torch.float16, device=self.device)
+        typed_model, _, _, _ = graph_signature(copy.deepcopy(self.model).to(self.dtype).eval(), "frames")
+        example = torch.zeros((batch_size, 3, CROP_SIZE, CROP_SIZE), dtype=self.dtype, device=self.device)
         compiled = self.torch_tensorrt.compile(
-            half_model, ir="dynamo", inputs=[example], enabled_precisions={torch.float16}
+            typed_model,
+            ir="dynamo",
+            inputs=[example],
+            enabled_precisions={self.dtype},
+            disable_tf32=True,  # layers in fp32 (all of an fp32 engine, some of an fp16 one) run IEEE fp32
         )
         # torch_tensorrt saves to a path: a private scratch folder (mode 0700), then into the cache.
         with tempfile.TemporaryDirectory(prefix="deephar_tensorrt_") as scratch:
@@ -117,7 +137,7 @@ class TensorRTBackend(CudaBackend):
 
         def run(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             with torch.inference_mode():
-                pose, features = trt_module(self.normalize(pixels).half())
+                pose, features = trt_module(self.normalize(pixels).to(self.dtype))
             return pose.float(), features.float()
 
         return run
