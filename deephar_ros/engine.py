@@ -418,6 +418,7 @@ class PrecisionGuard:
         self.reduced = REDUCED_PRECISION.get(self.twin_backend or "", "fp32")
         self.exports = engine.exports
         self._twin_engine: InferenceEngine | None = None
+        self.twin_failure: str | None = None  # why the twin failed to build, once it has
 
     def _twin(self) -> tuple[str | None, str | None]:
         """The back end that runs this engine's network in reduced precision here, or None and why not."""
@@ -474,9 +475,11 @@ class PrecisionGuard:
                     "(scripts/fetch_sample_video.sh) and no images were given (deephar-ros check-precision)"
                 ],
             )
+        twin = self.build_twin()
+        if twin is None:  # not kept: a failure to build (out of memory) may not last
+            return precision_guard.Verdict("fp32", [self.twin_failure])
         config = self.engine.config
         clips = precision_guard.guard_clips(source, config.num_frames)
-        twin = self.build_twin()
         figures = precision_guard.measure(self.engine, twin, clips, with_actions=not config.is_pose_only)
         reasons = precision_guard.judge(figures)
         if self.engine.random_weights:
@@ -490,27 +493,39 @@ class PrecisionGuard:
         self.cache.store(verdict)
         return verdict
 
-    def build_twin(self) -> InferenceEngine:
-        """The reduced twin, built once (a TensorRT twin compiles or loads engines)."""
-        if self._twin_engine is None:
-            self._twin_engine = create_engine(
-                self.exports.model,
-                self.twin_backend,
-                self.engine.device,
-                batch_sizes=self.engine.batch_sizes,
-                weights=self.engine.weights,
-                random_weights=self.engine.random_weights,
-                precision=self.reduced,
-                exports=self.exports,
-            )
+    def build_twin(self) -> InferenceEngine | None:
+        """The reduced twin, built once (a TensorRT twin compiles or loads engines); None when it
+        failed to build (`twin_failure` says why), and the fp32 engine runs on."""
+        if self._twin_engine is None and self.twin_failure is None:
+            try:
+                self._twin_engine = create_engine(
+                    self.exports.model,
+                    self.twin_backend,
+                    self.engine.device,
+                    batch_sizes=self.engine.batch_sizes,
+                    weights=self.engine.weights,
+                    random_weights=self.engine.random_weights,
+                    precision=self.reduced,
+                    exports=self.exports,
+                )
+            except RuntimeError as error:  # GPU twins: a TensorRT conversion, out of memory
+                self.twin_failure = (
+                    f"the {self.reduced} twin ({self.twin_backend}) failed to build: "
+                    f"{type(error).__name__}: {error}"
+                )
         return self._twin_engine
 
     def apply(self, verdict: precision_guard.Verdict, warn: bool) -> InferenceEngine:
         """The engine the verdict chooses, its precision_note set, the choice logged with its figures."""
         figures = "; ".join(verdict.figures.lines()) if verdict.figures is not None else "not measured"
-        chosen = self.engine if verdict.precision == "fp32" else self.build_twin()
+        twin = self.build_twin() if verdict.precision != "fp32" else None
+        if verdict.precision != "fp32" and twin is None:
+            reason = f"the kept verdict is {verdict.precision}, but {self.twin_failure}"
+            verdict = precision_guard.Verdict("fp32", [reason], verdict.figures, verdict.key)
+        chosen = twin if twin is not None else self.engine
         chosen.precision_note = f"{verdict.precision}: {'; '.join(verdict.reasons)} ({figures})"
-        log = logger.warning if warn and verdict.precision == "fp32" else logger.info
+        failed = self.twin_failure is not None
+        log = logger.warning if (warn or failed) and verdict.precision == "fp32" else logger.info
         log("precision guard: %s", chosen.precision_note)
         return chosen
 

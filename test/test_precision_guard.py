@@ -516,3 +516,37 @@ def test_reduced_precision_on_cuda_without_cuda_is_one_clear_error(
     assert captured.out == ""
     assert captured.err.startswith("deephar-ros: error: back end 'cuda' unavailable: ")
     assert captured.err.count("\n") == 1
+
+
+def test_a_gpu_twin_that_fails_to_build_leaves_fp32_running_and_says_why(
+    stand_in_gpu: list, insensitive_file: Path, people_folder: Path, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    stand_in = cuda.CudaBackend
+
+    def out_of_memory_in_fp16(model, batch_sizes, device, precision="fp32", cache_dir=None):
+        if precision == "fp16":
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return stand_in(model, batch_sizes, device, precision)
+
+    monkeypatch.setattr(cuda, "CudaBackend", out_of_memory_in_fp16)
+    failure = "the fp16 twin (cuda) failed to build: RuntimeError: CUDA out of memory"
+    with caplog.at_level(logging.INFO, logger="deephar_ros.engine"):
+        engine = build_engine(
+            "ntu_multitask",
+            insensitive_file,
+            "cuda",
+            precision="auto",
+            guard_source=people_folder,
+            batch_sizes=(1,),
+        )
+    assert (engine.backend, engine.precision) == ("cuda", "fp32")
+    assert engine.precision_note.startswith(f"fp32: {failure}")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(message.startswith(f"precision guard: fp32: {failure}") for message in warnings)
+    assert not (tmp_path / "cache" / "deephar_ros" / "precision").exists()  # a failure is not kept
+    # a kept fp16 verdict whose twin cannot be built now: fp32, and why
+    guard = PrecisionGuard(engine, "cuda", tmp_path)
+    chosen = guard.apply(precision_guard.Verdict("fp16", ["within every bound"]), warn=False)
+    assert chosen is engine and chosen.precision == "fp32"
+    assert chosen.precision_note.startswith(f"fp32: the kept verdict is fp16, but {failure}")
