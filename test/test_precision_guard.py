@@ -34,7 +34,7 @@ from deephar_ros.backends import cuda, openvino_cpu, tensorrt
 from deephar_ros.backends.base import Backend, EngineUnavailableError
 from deephar_ros.cli import main
 from deephar_ros.config import get_preset
-from deephar_ros.engine import PrecisionGuard, build_engine, create_engine
+from deephar_ros.engine import InferenceEngine, PrecisionGuard, build_engine, create_engine
 from deephar_ros.keras_weights import save_checkpoint
 from deephar_ros.precision_guard import GuardBounds, GuardFigures, guard_clips, judge, measure
 from deephar_ros.spnet import SPNet
@@ -294,6 +294,11 @@ def test_the_guard_accepts_weights_that_simulated_bf16_does_not_move(people_fold
     assert measured.joints_px_p99 < 0.5 * GuardBounds().joints_px_p99
 
 
+def small_engine(weights: Path, backend: str, **options) -> InferenceEngine:
+    """The NTU network of these weights on backend, batches of one (the guard's crops need no more)."""
+    return build_engine("ntu_multitask", weights, backend, batch_sizes=(1,), **options)
+
+
 def check_precision(capsys: pytest.CaptureFixture, *arguments: str | Path) -> list[str]:
     """The lines `deephar-ros check-precision ARGUMENTS` prints, after it exited 0."""
     assert main(["check-precision", *map(str, arguments)]) == 0
@@ -344,14 +349,7 @@ def test_without_bf16_instructions_reduced_precision_falls_back_to_fp32_and_warn
     )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with caplog.at_level(logging.WARNING, logger="deephar_ros.engine"):
-        engine = build_engine(
-            "ntu_multitask",
-            insensitive_file,
-            "cpu-eager",
-            precision="reduced",
-            guard_source=people_folder,
-            batch_sizes=(1,),
-        )
+        engine = small_engine(insensitive_file, "cpu-eager", precision="reduced", guard_source=people_folder)
     assert (engine.backend, engine.precision) == ("cpu-eager", "fp32")
     assert "the CPU has no bf16 instructions" in engine.precision_note
     assert any("precision guard: fp32" in record.getMessage() for record in caplog.records)
@@ -442,24 +440,17 @@ def test_fp16_on_cuda_is_measured_against_cuda_fp32_and_kept_per_gpu(
 
     monkeypatch.setattr(precision_guard, "guard_clips", measured_again)
     stand_in_gpu.clear()
-    engine = build_engine("ntu_multitask", insensitive_file, "cuda", precision="auto", batch_sizes=(1,))
+    engine = small_engine(insensitive_file, "cuda", precision="auto")
     assert (engine.backend, engine.device, engine.precision) == ("cuda", "cuda:0", "fp16")
     assert engine.precision_note.startswith("fp16: within every bound (crops of people: 8 in 1 clips")
     assert stand_in_gpu == [("cuda", "cuda:0", "fp32"), ("cuda", "cuda:0", "fp16")]
     stand_in_gpu.clear()
-    engine = build_engine("ntu_multitask", insensitive_file, "cuda", batch_sizes=(1,))  # fp32: no guard
+    engine = small_engine(insensitive_file, "cuda")  # fp32: no guard
     assert (engine.precision, stand_in_gpu) == ("fp32", [("cuda", "cuda:0", "fp32")])
     # another GPU, CUDA or cuDNN: the kept verdict does not hold there
     monkeypatch.setattr(cuda, "device_identity", lambda device: "Another GPU (compute 8.6); CUDA 12.4")
     with pytest.raises(MeasuredAgain):
-        build_engine(
-            "ntu_multitask",
-            insensitive_file,
-            "cuda",
-            precision="reduced",
-            batch_sizes=(1,),
-            guard_source=people_folder,
-        )
+        small_engine(insensitive_file, "cuda", precision="reduced", guard_source=people_folder)
 
 
 def test_random_weights_on_cuda_end_with_verdict_fp32_and_the_reasons(
@@ -532,14 +523,7 @@ def test_a_gpu_twin_that_fails_to_build_leaves_fp32_running_and_says_why(
     monkeypatch.setattr(cuda, "CudaBackend", out_of_memory_in_fp16)
     failure = "the fp16 twin (cuda) failed to build: RuntimeError: CUDA out of memory"
     with caplog.at_level(logging.INFO, logger="deephar_ros.engine"):
-        engine = build_engine(
-            "ntu_multitask",
-            insensitive_file,
-            "cuda",
-            precision="auto",
-            guard_source=people_folder,
-            batch_sizes=(1,),
-        )
+        engine = small_engine(insensitive_file, "cuda", precision="auto", guard_source=people_folder)
     assert (engine.backend, engine.precision) == ("cuda", "fp32")
     assert engine.precision_note.startswith(f"fp32: {failure}")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
