@@ -9,8 +9,9 @@ Prints markdown rows for BENCHMARKS.md.
 
     .venv/bin/python bench/bench_network.py --backends cpu-eager cpu-bf16 onnxruntime openvino openvino:bf16
 
-A back end named NAME:bf16 runs in bf16 without the precision guard (speed only: whether bf16 is
-close enough for given weights is `deephar-ros check-precision`'s question).
+A back end named NAME:bf16 (or NAME:fp16 for cuda and tensorrt) runs in that precision without the
+precision guard (speed only: whether it is close enough for given weights is
+`deephar-ros check-precision`'s question).
 """
 
 import argparse

@@ -13,7 +13,8 @@ from deephar_ros.weights_download import RELEASED_DETECTORS
 GPU_BACKENDS = ("tensorrt", "cuda", "cuda-bf16")
 CPU_BACKENDS = ("cpu-eager", "cpu-bf16", "cpu-compile", "onnxruntime", "openvino")
 BACKEND_NAMES = ("auto", "cpu", *GPU_BACKENDS, *CPU_BACKENDS)
-# Arithmetic of the CPU back ends: reduced and auto go through the precision guard (engine.py).
+# Arithmetic of the back ends (reduced: bf16 on a CPU, fp16 on a GPU); reduced and auto go through the
+# precision guard (engine.py).
 PRECISIONS = ("fp32", "reduced", "auto")
 
 # Person detectors (detection.py); the YOLOX ones after `deephar-ros download --detector`.

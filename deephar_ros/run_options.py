@@ -73,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         default="fp32",
         choices=PRECISIONS,
-        help="CPU arithmetic: reduced/auto take bf16 only where the precision guard measured it safe "
-        "for these weights (deephar-ros check-precision)",
+        help="arithmetic: reduced/auto take bf16 on a CPU, fp16 on a GPU, only where the precision guard "
+        "measured it safe for these weights (deephar-ros check-precision)",
     )
     parser.add_argument(
         "--fps", type=float, help="frame rate of the source (default: the video's; 10 for folders)"

@@ -107,8 +107,8 @@ _DESCRIPTIONS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "backend": (f"Inference back end: {', '.join(BACKEND_NAMES)}.", None),
     "device": ("Inference device: auto, cpu, cuda or cuda:N.", None),
     "precision": (
-        f"CPU arithmetic: {', '.join(PRECISIONS)}; reduced/auto take bf16 only where the precision "
-        "guard measured it safe for these weights (deephar-ros check-precision), else fp32.",
+        f"Arithmetic: {', '.join(PRECISIONS)}; reduced/auto take bf16 on a CPU, fp16 on a GPU, only where "
+        "the precision guard measured it safe for these weights (deephar-ros check-precision), else fp32.",
         None,
     ),
     "detector": (f"Person detector: {', '.join(DETECTOR_CHOICES)}.", None),
