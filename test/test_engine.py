@@ -509,3 +509,27 @@ def test_the_tolerance_holds_on_other_cpu_kernels(
     with np.load(out) as other:
         assert_agrees(other["pose"], ref_pose, "pose on SSE4.1 kernels")
         assert_agrees(other["features"], ref_features, "features on SSE4.1 kernels")
+
+
+def current_signal_stack() -> tuple[int | None, int, int]:
+    """The calling thread's alternate signal stack (sigaltstack(2)): pointer, flags, size."""
+    import ctypes
+
+    class StackT(ctypes.Structure):
+        _fields_ = (("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t))
+
+    stack = StackT()
+    assert ctypes.CDLL(None).sigaltstack(None, ctypes.byref(stack)) == 0
+    return stack.ss_sp, stack.ss_flags, stack.ss_size
+
+
+def test_openvino_leaves_the_threads_signal_stack_as_it_found_it():
+    # OpenVINO's compile_model gave the thread an alternate signal stack it later unmapped: a signal
+    # delivered afterwards (SIGTERM to `deephar-ros run` after the precision guard) crashed the process.
+    before = current_signal_stack()
+    model = SPNet(get_preset("ntu_multitask")).eval()
+    engine = create_engine(model, "openvino")
+    assert current_signal_stack() == before
+    engine.run_frames(np.zeros((1, 256, 256, 3), np.uint8))
+    del engine
+    assert current_signal_stack() == before

@@ -6,7 +6,10 @@ has it (`bf16_support`). Whether bf16 is close enough to fp32 for given weights 
 guard's question (deephar_ros.precision_guard), not this module's.
 """
 
+import ctypes
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,33 @@ from deephar_ros.backends.onnx_cache import OnnxExports
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 # CPU flags of the instructions that run bf16 matrix products natively (Linux /proc/cpuinfo names).
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+class _SignalStack(ctypes.Structure):
+    """stack_t of sigaltstack(2)."""
+
+    _fields_ = (("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int), ("ss_size", ctypes.c_size_t))
+
+
+@contextmanager
+def kept_signal_stack() -> Iterator[None]:
+    """The calling thread's alternate signal stack as it was before the block, whatever ran in it.
+
+    OpenVINO's CPU plugin (2026.4) gives the thread that compiles a model an alternate signal stack of
+    its own and unmaps it with the model, leaving the thread's stack pointer dangling: the next signal
+    whose handler runs on the alternate stack (CPython installs every handler so, e.g. the run job's
+    SIGTERM and rclpy's SIGINT) then crashes the process (SIGSEGV in kill(2)). Measured with
+    sigaltstack(2) around `compile_model`; the thread gets back the stack it had (or none).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = _SignalStack()
+    if libc.sigaltstack(None, ctypes.byref(before)) != 0:
+        yield
+        return
+    try:
+        yield
+    finally:
+        libc.sigaltstack(ctypes.byref(before), None)
 
 
 def missing_requirement() -> str | None:
@@ -96,7 +126,10 @@ class OpenVinoBackend(Backend):
         super().__init__(batch_sizes, any_batch_size=True)
         self.precision = precision
         self._frames = np.zeros((self.batch_sizes[-1], 3, CROP_SIZE, CROP_SIZE), dtype=np.float32)
-        core = openvino.Core()
+        with kept_signal_stack():
+            self._compile(openvino.Core(), exports, precision)
+
+    def _compile(self, core: object, exports: OnnxExports, precision: str) -> None:
         settings = {
             "INFERENCE_PRECISION_HINT": PRECISIONS[precision],
             "PERFORMANCE_HINT": "LATENCY",
