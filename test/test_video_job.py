@@ -317,32 +317,6 @@ def count_video_frames(path: Path) -> int:
     return decoded
 
 
-SIGNAL_TEST_CHILD = "DEEPHAR_SIGNAL_TEST_CHILD"
-
-
-@pytest.fixture
-def ran_in_own_process(request) -> bool:
-    """True once the test has run and passed in a pytest process of its own; False inside that process.
-
-    These tests send a signal to their own process. In the whole suite's process, libraries loaded by
-    earlier tests (seen after the OpenVINO bf16 precision-guard tests) leave its delivery crashing the
-    interpreter (SIGSEGV in kill(2)), which `deephar-ros run` itself never meets (a real run stopped by
-    SIGTERM after OpenVINO bf16 exits 143), so each runs where only it has run.
-    """
-    if os.environ.get(SIGNAL_TEST_CHILD):
-        return False
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", request.node.nodeid],
-        cwd=request.config.rootpath,
-        env=os.environ | {SIGNAL_TEST_CHILD: "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    return True
-
-
 def signal_on_frame(monkeypatch, at_frame: int, signums: tuple[int, ...]) -> None:
     """Send these signals to this process while frame `at_frame` is between its JSON line and the sheet."""
     offer = video_job.ContactSheet.offer
@@ -358,10 +332,8 @@ def signal_on_frame(monkeypatch, at_frame: int, signums: tuple[int, ...]) -> Non
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_mid_frame_finishes_that_frame_in_every_output(
-    signum, status, tmp_path, monkeypatch, capsys, ran_in_own_process
+    signum, status, tmp_path, monkeypatch, capsys
 ):
-    if ran_in_own_process:
-        return
     folder = folder_of_frames(tmp_path / "frames", 6)
     out = tmp_path / "out"
     signal_on_frame(monkeypatch, 2, (signum,))
@@ -374,9 +346,7 @@ def test_a_signal_mid_frame_finishes_that_frame_in_every_output(
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the job's handlers are gone
 
 
-def test_a_second_signal_stops_at_once(tmp_path, monkeypatch, ran_in_own_process):
-    if ran_in_own_process:
-        return
+def test_a_second_signal_stops_at_once(tmp_path, monkeypatch):
     folder = folder_of_frames(tmp_path / "frames", 6)
     out = tmp_path / "out"
     signal_on_frame(monkeypatch, 2, (signal.SIGINT, signal.SIGINT))
