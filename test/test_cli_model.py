@@ -4,8 +4,7 @@ import hashlib
 import re
 import shutil
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import h5py
 import numpy as np
@@ -13,6 +12,7 @@ import onnx
 import pytest
 import torch
 from fidelity import assert_agrees
+from local_http import serving
 
 from deephar_ros.cli import main
 from deephar_ros.config import get_preset
@@ -132,12 +132,8 @@ def server_url(weights, ntu_reference_dir, tmp_path_factory):
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def _download(cache, url: str, *options: str) -> int:
