@@ -267,8 +267,7 @@ class ActionClipBuffers:
             clip.intervals_ns.append(stamp_ns - clip.last_stamp_ns)
         clip.last_stamp_ns = stamp_ns
         if clip.next_sample_ns is not None:
-            half_frame = min(self._frame_interval_ns(clip), self.spacing_ns) // 2
-            if stamp_ns < clip.next_sample_ns - half_frame:
+            if stamp_ns < clip.next_sample_ns - self._half_frame_ns(clip):
                 return False
             clip.next_sample_ns += self.spacing_ns
             if stamp_ns >= clip.next_sample_ns:  # a gap longer than the spacing: the grid starts here
@@ -281,23 +280,29 @@ class ActionClipBuffers:
     def _frame_interval_ns(clip: _TrackClip) -> int:
         return int(np.median(clip.intervals_ns)) if clip.intervals_ns else 0
 
+    def _half_frame_ns(self, clip: _TrackClip) -> int:
+        """How early a frame may be for a sample time and still be the one nearest it."""
+        return min(self._frame_interval_ns(clip), self.spacing_ns) // 2
+
+    def _is_slow(self, clip: _TrackClip) -> bool:
+        """Whether the track's frames come further apart than the authors' samples (with the margin)."""
+        return self._frame_interval_ns(clip) > self.spacing_ns * (1 + self.max_span_error)
+
     def _span_fits(self, clip: _TrackClip, start_ns: int, end_ns: int) -> tuple[bool, bool]:
         """(scored, stretched) for a clip spanning start..end of a track sampled by time."""
         authors = (self.num_frames - 1) * self.spacing_ns
         if abs((end_ns - start_ns) - authors) <= self.max_span_error * authors:
             return True, False
-        slow = self._frame_interval_ns(clip) > self.spacing_ns * (1 + self.max_span_error)
+        slow = self._is_slow(clip)
         return slow, slow
 
     def due_clips(self) -> list[DueClip]:
         """Every full clip whose turn it is, oldest sample first; clips refused for their span are counted."""
         due = []
         for track_id, clip in self.tracks.items():
-            if self.clip_step_ns is not None and clip.frames:
-                slow = self._frame_interval_ns(clip) > self.spacing_ns * (1 + self.max_span_error)
-                if not slow:
-                    due += self._authors_clips(track_id, clip)
-                    continue
+            if self.clip_step_ns is not None and clip.frames and not self._is_slow(clip):
+                due += self._authors_clips(track_id, clip)
+                continue
             if clip.count < self.num_frames or clip.count == clip.samples_at_last_clip:
                 continue
             if (
@@ -328,7 +333,7 @@ class ActionClipBuffers:
         """The authors' clips of a track whose last sample time its newest frame has reached."""
         due = []
         stamps = np.array([frame.stamp_ns for frame in clip.frames], np.int64)
-        half_frame = min(self._frame_interval_ns(clip), self.spacing_ns) // 2
+        half_frame = self._half_frame_ns(clip)
         span = (self.num_frames - 1) * self.spacing_ns
         first_usable = int(stamps[0]) - self.spacing_ns // 2
         if clip.next_clip_ns < first_usable:  # its frames are gone: after a slow camera's ring clips

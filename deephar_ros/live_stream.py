@@ -31,7 +31,7 @@ import numpy as np
 from deephar_ros.camera import CameraIntrinsics
 from deephar_ros.frame_rate import FrameRateEstimator
 from deephar_ros.pipeline import Pipeline, depth_misfit, intrinsics_misfit
-from deephar_ros.results import DEPTH_FROM_SIZE, Box, FrameResult, in_image_of_size, seconds
+from deephar_ros.results import DEPTH_FROM_SIZE, Box, FrameResult, in_image_of_size, scaled_box, seconds
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,7 @@ class LiveStream:
             if depth is not None and depth.shape == (full_height, full_width):
                 depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST)
             if boxes is not None:
-                boxes = [
-                    Box(b.x0 / reduction, b.y0 / reduction, b.x1 / reduction, b.y1 / reduction, b.score)
-                    for b in boxes
-                ]
+                boxes = [scaled_box(box, 1.0 / reduction) for box in boxes]
         if depth is not None and (misfit := depth_misfit(depth, height, width)):
             notices.append(Notice("depth_size", f"{misfit}: depth ignored"))
             depth = None

@@ -107,12 +107,10 @@ class PipelineConfig:
     # None: clip samples by time, the authors' spacing (8/30 s NTU, 6/30 s Penn; action_buffer.py);
     # N: every N-th frame of a track, whatever its stamps.
     clip_stride: int | None = None
-    max_clip_span_error: float = (
-        0.1  # a clip spanning more or less than the authors' by this share is not scored
-    )
-    frame_rate_hz: float | None = (
-        None  # camera rate that paces the authors' clip step (action_scoring "authors" with clip_stride N)
-    )
+    # a clip spanning more or less than the authors' by this share is not scored
+    max_clip_span_error: float = 0.1
+    # camera rate that paces the authors' clip step (action_scoring "authors" with clip_stride N)
+    frame_rate_hz: float | None = None
     action_every_n_frames: int = 1  # run a full track's clip at most this often
     average_clips: int = 3  # action scores combine this many recent clips
     # "mean" of the recent clips' scores, or "authors": their product, clips every authors_clip_step
@@ -248,7 +246,6 @@ class Pipeline:
         self._frames_since_detection: int | None = None  # None: the detector must run on the next frame
         self._lost_tracks: set[int] = set()  # pose-driven tracks not seen since their crop lost them
         self.detector_runs = 0
-        self._pose_crops = 0
 
     def _clip_step(self, frame_rate_hz: float | None) -> int:
         """Frames between two clips of a track: the authors' step with their scoring, else the config's."""
@@ -316,9 +313,9 @@ class Pipeline:
             timings[stage] = (now - clock) * 1000.0
             clock = now
 
-        self._pose_crops = 0  # how many of `people` lead the list as pose-driven boxes
+        pose_crops = 0  # how many of `people` lead the list as pose-driven boxes
         if boxes is None:
-            people = self._find_people(image, stamp_ns)
+            people, pose_crops = self._find_people(image, stamp_ns)
         else:  # boxes from the caller are only clipped and capped: their detector chose its threshold
             people = clean_boxes(boxes, width, height, -math.inf, cfg.max_people)
         lap("detect")
@@ -331,7 +328,7 @@ class Pipeline:
 
         poses, features, mirrored_features = self._run_network(crops, len(people))
         people, windows, poses, features, mirrored_features = self._drop_unseen_and_repeated(
-            people, windows, poses, features, mirrored_features
+            people, windows, poses, features, mirrored_features, pose_crops
         )
         people, windows, poses, features, mirrored_features, non_finite = keep_finite_people(
             people, windows, poses, features, mirrored_features
@@ -385,8 +382,9 @@ class Pipeline:
         result.timings_ms = {stage: timings[stage] for stage in STAGES}
         return result
 
-    def _find_people(self, image: np.ndarray, stamp_ns: int) -> list[Box]:
-        """This frame's person boxes: pose-driven ones first, then the detector's new people."""
+    def _find_people(self, image: np.ndarray, stamp_ns: int) -> tuple[list[Box], int]:
+        """This frame's person boxes, pose-driven ones first, then the detector's new people; and how
+        many are pose-driven (clean_boxes caps them at max_people, so they all stay in the list)."""
         cfg = self.config
         height, width = image.shape[:2]
         tracked = []
@@ -404,14 +402,12 @@ class Pipeline:
         )
         if not due:
             self._frames_since_detection += 1
-            self._pose_crops = len(tracked)
-            return tracked
+            return tracked, len(tracked)
         self._frames_since_detection = 0
         self.detector_runs += 1
         found = clean_boxes(self.detector.detect(image), width, height, self.min_score, cfg.max_people)
         new = [box for box in found if not any(box_holds_track(box, t, cfg.tracked_overlap) for t in tracked)]
-        self._pose_crops = min(len(tracked), cfg.max_people)
-        return (tracked + new)[: cfg.max_people]
+        return (tracked + new)[: cfg.max_people], len(tracked)
 
     def _follow_poses(
         self, ids: list[int], framings: list[FrameFraming], retired: list[int], width: int, height: int
@@ -464,8 +460,10 @@ class Pipeline:
         poses: np.ndarray,
         features: np.ndarray,
         mirrored: np.ndarray | None,
+        pose_crops: int,
     ) -> tuple[list[Box], list[CropWindow], np.ndarray, np.ndarray, np.ndarray | None]:
-        """This frame's people less the pose-driven crops that found nobody and the repeated skeletons.
+        """This frame's people less the pose-driven crops (the first `pose_crops`) that found nobody and
+        the repeated skeletons.
 
         A pose-driven box is the pipeline's own guess of where a person went: when its crop shows too
         few confident joints (they left, a scene cut) nothing saw a person there, and the track is
@@ -485,7 +483,7 @@ class Pipeline:
                 joints, confidences, cfg.pose_box_min_confidence, cfg.pose_box_min_joints
             )
             fit.append(0.0 if extent is None else box_iou(box, extent))
-            if extent is None and i < self._pose_crops:
+            if extent is None and i < pose_crops:
                 unseen.add(i)
         repeated = set(
             repeated_skeletons(joints_2d, poses[:, :, -1], np.array(fit), cfg.pose_box_min_confidence)

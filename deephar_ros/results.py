@@ -144,6 +144,11 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  # stage name -> milliseconds
 
 
+def scaled_box(box: Box, factor: float) -> Box:
+    """The box in an image `factor` times as large (its edges scale; the score stays)."""
+    return replace(box, x0=box.x0 * factor, y0=box.y0 * factor, x1=box.x1 * factor, y1=box.y1 * factor)
+
+
 def in_image_of_size(result: FrameResult, factor: float, width: int, height: int) -> FrameResult:
     """The result with its image coordinates (boxes, 2D joints) in an image `factor` times as large.
 
@@ -154,13 +159,7 @@ def in_image_of_size(result: FrameResult, factor: float, width: int, height: int
     people = [
         replace(
             person,
-            box=replace(
-                person.box,
-                x0=person.box.x0 * factor,
-                y0=person.box.y0 * factor,
-                x1=person.box.x1 * factor,
-                y1=person.box.y1 * factor,
-            ),
+            box=scaled_box(person.box, factor),
             joints_2d=(np.asarray(person.joints_2d, dtype=np.float64) + 0.5) * factor - 0.5,
         )
         for person in result.people

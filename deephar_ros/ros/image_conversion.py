@@ -240,9 +240,8 @@ def compressed_to_reduced_rgb(
 
 
 def compressed_to_rgb(msg: CompressedImage, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """A JPEG or PNG CompressedImage -> uint8 (H, W, 3) RGB. Decodes: call it on the worker thread."""
-    check_compressed(msg, max_pixels)
-    return _decode(msg, cv2.IMREAD_COLOR)
+    """A JPEG or PNG CompressedImage -> uint8 (H, W, 3) RGB at full size. Decodes: call it on the worker."""
+    return compressed_to_reduced_rgb(msg, max_pixels)[0]
 
 
 def _decode(msg: CompressedImage, mode: int) -> np.ndarray:
