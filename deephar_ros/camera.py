@@ -310,8 +310,12 @@ def root_depth_from_size(
     full standing adult.
     """
     depth = root_depth_from_torso(joints_px, relative_z_m, confidences, layout, intrinsics, min_confidence)
-    if depth is not None:
-        return depth
+    return root_depth_from_box_height(intrinsics, box_height_px) if depth is None else depth
+
+
+def root_depth_from_box_height(intrinsics: CameraIntrinsics, box_height_px: float) -> float:
+    """Root depth reading the box's height as a full standing adult's (the last resort: a sitting or
+    crouching person reads farther)."""
     if box_height_px <= 0:
         raise ValueError(f"box height must be positive, got {box_height_px}")
     return intrinsics.fy * MEAN_ADULT_HEIGHT_M / box_height_px

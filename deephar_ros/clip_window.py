@@ -40,7 +40,7 @@ the crop (bbox.py:180, `relsize=1.5*scale`), fixed to 1 at test (deephar/config.
 network output is relative to that frame's root, over its own depth scale s_t (metres per unit of
 +-0.5, see pipeline `depth_scale_from_window`); so with each frame's root depth d_t,
 z' = 0.5 + (z - 0.5) s_t / S0 + (d_t - mean d) / (2 S0), S0 the authors' test scale (1 m).
-The box-height fallback of the size prior (camera.root_depth_from_size) never enters d_t
+The box-height fallback of the size prior (camera.root_depth_from_box_height) never enters d_t
 (`FrameFraming.root_depth_m` is NaN then): it reads a sitting or bending person as a farther standing
 one (z off by 0.2). A clip with such a frame takes one root depth (d_t = mean d): z keeps each
 frame's own root. Depth-image and torso roots do enter: one root per clip for them too was measured

@@ -41,12 +41,22 @@ def keep_finite_people(
     dropped = int(len(keep) - keep.sum())
     if not dropped:
         return people, windows, poses, features, mirrored, 0
-    kept = np.flatnonzero(keep)
+    return (*select_people(list(np.flatnonzero(keep)), people, windows, poses, features, mirrored), dropped)
+
+
+def select_people(
+    kept: list[int],
+    people: list[Box],
+    windows: list[CropWindow],
+    poses: np.ndarray,
+    features: np.ndarray,
+    mirrored: np.ndarray | None,
+) -> tuple[list[Box], list[CropWindow], np.ndarray, np.ndarray, np.ndarray | None]:
+    """Rows `kept` of a frame's per-person lists and arrays (the pipeline's other drops use it too)."""
     return (
         [people[i] for i in kept],
         [windows[i] for i in kept],
         poses[kept],
         features[kept] if len(features) else features,
         None if mirrored is None else mirrored[kept],
-        dropped,
     )

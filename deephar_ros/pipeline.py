@@ -44,8 +44,8 @@ from deephar_ros.camera import (
     AUTHORS_DEPTH_SCALE,
     CameraIntrinsics,
     relative_depth_metres,
+    root_depth_from_box_height,
     root_depth_from_depth_image,
-    root_depth_from_size,
     root_depth_from_torso,
     window_depth_scale,
 )
@@ -64,7 +64,7 @@ from deephar_ros.crops import (
     warp_crops,
 )
 from deephar_ros.detection import PersonDetector, clean_boxes, create_detector, default_min_score
-from deephar_ros.finite_outputs import keep_finite_people
+from deephar_ros.finite_outputs import keep_finite_people, select_people
 from deephar_ros.joints import get_layout
 from deephar_ros.labels import load_labels
 from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box, FrameResult, PersonEstimate
@@ -491,13 +491,7 @@ class Pipeline:
         if not repeated and not unseen:
             return people, windows, poses, features, mirrored
         keep = [i for i in range(len(people)) if i not in repeated and i not in unseen]
-        return (
-            [people[i] for i in keep],
-            [windows[i] for i in keep],
-            poses[keep],
-            features[keep],
-            None if mirrored is None else mirrored[keep],
-        )
+        return select_people(keep, people, windows, poses, features, mirrored)
 
     def _lift(
         self,
@@ -545,9 +539,7 @@ class Pipeline:
                 if root is not None:
                     clip_root = root
                 else:
-                    root = root_depth_from_size(
-                        joints_2d[i], relative, confidences[i], self.layout, intrinsics, people[i].height
-                    )
+                    root = root_depth_from_box_height(intrinsics, people[i].height)  # the torso failed above
                 joints_3d[i] = intrinsics.back_project(joints_2d[i], root + relative)
             framings.append(FrameFraming(windows[i], extent, scale, float(clip_root)))
         return joints_2d, joints_3d, confidences, sources, framings
