@@ -2,12 +2,11 @@
 
 The command line lists and checks them before torch, OpenCV or ONNX Runtime load (`deephar-ros
 --help` answers at once); the modules that act on them (engine, detection, pipeline, action_buffer,
-onnx_export) take them from here, so each list is written once. Add a name here, not there.
+onnx_export) take them from here, so each list is written once. Add a name here, not there. It
+imports nothing of the package: every layer may read it.
 """
 
 from __future__ import annotations
-
-from deephar_ros.weights_download import RELEASED_DETECTORS
 
 # Inference back ends (engine.py says what each one is).
 GPU_BACKENDS = ("tensorrt", "cuda", "cuda-bf16")
@@ -17,8 +16,10 @@ BACKEND_NAMES = ("auto", "cpu", *GPU_BACKENDS, *CPU_BACKENDS)
 # precision guard (engine.py).
 PRECISIONS = ("fp32", "reduced", "auto")
 
-# Person detectors (detection.py); the YOLOX ones after `deephar-ros download --detector`.
-DETECTORS = ("hog", "full-frame", *RELEASED_DETECTORS)
+# Person detectors (detection.py); the YOLOX ones after `deephar-ros download --detector` (releases.py
+# says where each is published).
+YOLOX_DETECTORS = ("yolox-nano", "yolox-tiny", "yolox-s")
+DETECTORS = ("hog", "full-frame", *YOLOX_DETECTORS)
 
 # Where a person's crop comes from, and in which window an action clip's poses are read (pipeline.py).
 CROP_SOURCES = ("detector", "pose")

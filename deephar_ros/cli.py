@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from deephar_ros.choices import BACKEND_NAMES, DEFAULT_OPSET, GRAPHS
 from deephar_ros.config import DEFAULT_PRESET, preset_names
+from deephar_ros.downloads import DownloadError
+from deephar_ros.releases import RELEASED_DETECTORS, RELEASED_WEIGHTS
 from deephar_ros.run_options import add_arguments as add_run_arguments
-from deephar_ros.weights_download import RELEASED_DETECTORS, RELEASED_WEIGHTS, DownloadError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,7 +98,7 @@ def _download(args: argparse.Namespace) -> int:
 
             path = fetch_yolox(args.detector, cache_dir=args.cache_dir, force=args.force, url=args.url)
         else:
-            from deephar_ros.weights_download import fetch_released_weights
+            from deephar_ros.keras_weights import fetch_released_weights
 
             preset = args.model or DEFAULT_PRESET
             path = fetch_released_weights(preset, cache_dir=args.cache_dir, force=args.force, url=args.url)
@@ -124,6 +125,7 @@ def _run(args: argparse.Namespace) -> int:
 def _check_precision(args: argparse.Namespace) -> int:
     """Measure reduced precision on these weights and crops now; the last line is the verdict."""
     from deephar_ros.engine import EngineUnavailableError, check_precision
+    from deephar_ros.people_clips import people_clips_from
 
     try:
         verdict = check_precision(
@@ -131,7 +133,7 @@ def _check_precision(args: argparse.Namespace) -> int:
             args.weights,
             args.backend,
             random_weights=args.random_weights,
-            source=args.images or args.video,
+            clips=people_clips_from(args.images or args.video),
             conversion_cache_dir=args.cache_dir,
         )
     except EngineUnavailableError as error:  # e.g. --backend cuda without CUDA: one line, not a traceback

@@ -1,4 +1,4 @@
-"""Person detectors behind one interface: detect(image) -> list[Box], best first.
+"""The person detectors, behind one interface (person_detector.py), and `create_detector` by name.
 
 - `HogPersonDetector`: OpenCV's HOG + linear SVM people detector (Dalal & Triggs), CPU only, no
   download. Finds upright, fully visible people at least ~100 px tall.
@@ -11,16 +11,15 @@
 
 from __future__ import annotations
 
-import math
 import os
-from abc import ABC, abstractmethod
 
 import cv2
 import numpy as np
 
-from deephar_ros.choices import DETECTORS
+from deephar_ros.choices import DETECTORS, YOLOX_DETECTORS
+from deephar_ros.person_detector import PersonDetector, clean_boxes
 from deephar_ros.results import Box
-from deephar_ros.weights_download import RELEASED_DETECTORS
+from deephar_ros.yolox_detector import YOLOX_MIN_SCORE, YoloxPersonDetector, cached_yolox
 
 # The people SVM's 64x128 window holds a ~32x96 person centred with 16 px on each side
 # (Dalal & Triggs 2005): shrinking a window by these fractions gives the body box that
@@ -29,36 +28,8 @@ _HOG_WINDOW = (64, 128)
 _HOG_BODY_SHRINK_X = 16 / 64
 _HOG_BODY_SHRINK_Y = 16 / 128
 
-# Default score thresholds; the detectors' scores are on different scales (default_min_score).
+# HOG's default score threshold; the detectors' scores are on different scales (default_min_score).
 HOG_MIN_SCORE = 0.6
-YOLOX_MIN_SCORE = 0.3
-
-
-class PersonDetector(ABC):
-    """Finds people in an (H, W, 3) uint8 RGB image."""
-
-    @abstractmethod
-    def detect(self, image: np.ndarray) -> list[Box]:
-        """Person boxes in image pixels, highest score first."""
-
-
-def clean_boxes(boxes: list[Box], width: int, height: int, min_score: float, max_people: int) -> list[Box]:
-    """Boxes clipped to the image, without empty or low-score ones, best max_people first."""
-    kept = []
-    for box in boxes:
-        if not all(math.isfinite(v) for v in (box.x0, box.y0, box.x1, box.y1, box.score)):
-            raise ValueError(f"box has non-finite values: {box}")
-        clipped = Box(
-            x0=min(max(box.x0, 0.0), width),
-            y0=min(max(box.y0, 0.0), height),
-            x1=min(max(box.x1, 0.0), width),
-            y1=min(max(box.y1, 0.0), height),
-            score=box.score,
-        )
-        if clipped.width >= 1 and clipped.height >= 1 and clipped.score >= min_score:
-            kept.append(clipped)
-    kept.sort(key=lambda b: -b.score)
-    return kept[:max_people]
 
 
 class HogPersonDetector(PersonDetector):
@@ -168,7 +139,7 @@ def default_min_score(name: str) -> float:
         return HOG_MIN_SCORE
     if name == "full-frame":
         return 0.0
-    if name in RELEASED_DETECTORS:
+    if name in YOLOX_DETECTORS:
         return YOLOX_MIN_SCORE
     raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTORS)}")
 
@@ -188,13 +159,11 @@ def create_detector(
     imported only for those, so the others work without it.
     """
     threshold = default_min_score(name) if min_score is None else min_score
-    if name in RELEASED_DETECTORS:
-        from deephar_ros.yolox_detector import YoloxPersonDetector, cached_yolox
-
+    if name in YOLOX_DETECTORS:
         path = cached_yolox(name) if weights is None else weights
         return YoloxPersonDetector(path, min_score=threshold, max_people=max_people, device=device)
     if weights is not None:
-        raise ValueError(f"detector {name!r} takes no weights file (only {', '.join(RELEASED_DETECTORS)} do)")
+        raise ValueError(f"detector {name!r} takes no weights file (only {', '.join(YOLOX_DETECTORS)} do)")
     if name == "hog":
         return HogPersonDetector(min_score=threshold, max_people=max_people)
     if name == "full-frame":

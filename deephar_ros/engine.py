@@ -316,7 +316,7 @@ def build_engine(
     conversion_cache_dir: str | os.PathLike | None = None,
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES,
     precision: str = "fp32",
-    guard_source: str | os.PathLike | None = None,
+    guard_clips: precision_guard.GuardClips | None = None,
     verdict_cache_dir: str | os.PathLike | None = None,
 ) -> InferenceEngine:
     """The network of preset `model` with its weights, ready on the best (or the named) back end.
@@ -327,8 +327,9 @@ def build_engine(
     weights it refuses to build, unless `random_weights` is set: then a seeded untrained network
     stands in (plumbing and speed checks only) and a warning says so. `precision` "reduced" or
     "auto" asks the precision guard (see the module docstring): a cached verdict for these weights
-    and this machine, else a measurement on the crops of people in `guard_source` (a video or a
-    folder of images; default the sample video). Errors: ValueError for a bad combination or name,
+    and this machine, else a measurement on the crops of people that `guard_clips` makes
+    (people_clips.people_clips_from: from a video or a folder of images, by default the sample video).
+    Errors: ValueError for a bad combination or name,
     FileNotFoundError / WeightsFileError for the file, EngineUnavailableError for the back end.
     """
     if precision not in PRECISIONS:
@@ -348,7 +349,7 @@ def build_engine(
     guard = PrecisionGuard(engine, backend, verdict_cache_dir)
     verdict = guard.cached_verdict()
     if verdict is None:
-        verdict = guard.measure(guard_source)
+        verdict = guard.measure(guard_clips)
     return guard.apply(verdict, warn=precision == "reduced")
 
 
@@ -359,7 +360,7 @@ def check_precision(
     device: str = "auto",
     *,
     random_weights: bool = False,
-    source: str | os.PathLike | None = None,
+    clips: precision_guard.GuardClips | None = None,
     conversion_cache_dir: str | os.PathLike | None = None,
     verdict_cache_dir: str | os.PathLike | None = None,
 ) -> precision_guard.Verdict:
@@ -377,7 +378,7 @@ def check_precision(
         random_weights=random_weights,
         exports=_owned_exports(network, weights, random_weights, conversion_cache_dir),
     )
-    return PrecisionGuard(engine, backend, verdict_cache_dir).measure(source)
+    return PrecisionGuard(engine, backend, verdict_cache_dir).measure(clips)
 
 
 def _owned_exports(
@@ -462,12 +463,12 @@ class PrecisionGuard:
             return None
         return self.cache.load(self.key())
 
-    def measure(self, source: str | os.PathLike | None) -> precision_guard.Verdict:
-        """Measure the reduced twin against the fp32 engine on crops of people; store the verdict."""
+    def measure(self, clips: precision_guard.GuardClips | None) -> precision_guard.Verdict:
+        """Measure the reduced twin against the fp32 engine on the crops of people `clips` makes; store
+        the verdict."""
         if self.twin_backend is None:
             return precision_guard.Verdict("fp32", [f"no reduced precision here: {self.unavailable}"])
-        source = source if source is not None else precision_guard.default_source()
-        if source is None:
+        if clips is None:
             return precision_guard.Verdict(
                 "fp32",
                 [
@@ -479,8 +480,9 @@ class PrecisionGuard:
         if twin is None:  # not kept: a failure to build (out of memory) may not last
             return precision_guard.Verdict("fp32", [self.twin_failure])
         config = self.engine.config
-        clips = precision_guard.guard_clips(source, config.num_frames)
-        figures = precision_guard.measure(self.engine, twin, clips, with_actions=not config.is_pose_only)
+        figures = precision_guard.measure(
+            self.engine, twin, clips(config.num_frames), with_actions=not config.is_pose_only
+        )
         reasons = precision_guard.judge(figures)
         if self.engine.random_weights:
             reasons.append("random weights: there is no trained network to judge")

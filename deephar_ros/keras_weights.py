@@ -12,6 +12,8 @@ give 12,834,928 (NTU) and 20,541,416 (Penn).
 Converted models are cached as our own checkpoint (.pt: config + state dict), which loads fast.
 Either kind of file holding a NaN or infinite weight is refused: it would load and output NaN. So
 is one holding a weight over MAX_WEIGHT_MAGNITUDE (see there): finite, but no trained network's.
+The released files are fetched on request (`fetch_released_weights`), checked layer by layer before
+they replace anything.
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ import torch
 from torch import nn
 
 from deephar_ros.config import SPNetConfig, get_preset
+from deephar_ros.downloads import DownloadError, default_cache_dir, fetch_verified, file_sha256
+from deephar_ros.releases import RELEASED_WEIGHTS
 from deephar_ros.spnet import SPNet
 from deephar_ros.spnet_blocks import SeparableConv2d, SoftArgmax2d
-from deephar_ros.weights_download import file_sha256
 
 KERAS_SUFFIXES = (".h5", ".hdf5")
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 CHECKPOINT_FORMAT = "deephar_ros.spnet/1"
 SOFT_ARGMAX_TOLERANCE = 1e-6
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 class WeightsFileError(ValueError):
@@ -399,3 +403,38 @@ def load_model(
             f"expected one of {(*KERAS_SUFFIXES, *CHECKPOINT_SUFFIXES)}"
         )
     return model.to(device).eval()
+
+
+# ---- the released files ------------------------------------------------------------------------------
+def verify_released_weights(path: str | os.PathLike, preset: str) -> None:
+    """Refuse a file that is not HDF5 or lacks a layer, shape or finite value that `preset` needs."""
+    with open(path, "rb") as file:
+        if file.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+            raise DownloadError("it is not an HDF5 file")
+    try:
+        check_keras_file(path, get_preset(preset))
+    except WeightsFileError as error:
+        raise DownloadError(f"it does not hold the {preset} weights: {error}") from error
+
+
+def fetch_released_weights(
+    preset: str, cache_dir: str | os.PathLike | None = None, force: bool = False, url: str | None = None
+) -> Path:
+    """Path of a released weights file in the cache, downloaded first if absent, untrusted, or `force`.
+
+    A download replaces the cached file only once verified (HDF5 holding every layer of `preset`).
+    """
+    if preset not in RELEASED_WEIGHTS:
+        raise ValueError(f"no released weights for {preset!r}; choose one of {', '.join(RELEASED_WEIGHTS)}")
+    released = RELEASED_WEIGHTS[preset]
+    destination = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return fetch_verified(
+        url or released.url,
+        destination / released.filename,
+        lambda path: verify_released_weights(path, preset),
+        force=force,
+        by_hand=(
+            f"Download {released.filename} by hand from {released.page} and put it at "
+            f"{destination / released.filename} (checked once, then used), or pass its path as --weights"
+        ),
+    )

@@ -63,10 +63,11 @@ from deephar_ros.crops import (
     merge_flipped_poses,
     warp_crops,
 )
-from deephar_ros.detection import PersonDetector, clean_boxes, create_detector, default_min_score
+from deephar_ros.detection import create_detector, default_min_score
 from deephar_ros.finite_outputs import keep_finite_people, select_people
 from deephar_ros.joints import get_layout
 from deephar_ros.labels import load_labels
+from deephar_ros.person_detector import PersonDetector, clean_boxes
 from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box, FrameResult, PersonEstimate
 from deephar_ros.smoothing import OneEuroFilter
 from deephar_ros.tracking import Tracker, box_holds_track, box_iou, repeated_skeletons, shifted_box

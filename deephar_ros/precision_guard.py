@@ -2,7 +2,7 @@
 
 No one can say in general: random weights move by tens of pixels under bf16, trained networks
 usually tolerate it. So it is measured, on the user's own weights and on crops of real people
-(`guard_clips`: from a video or a folder of images, never random noise), by running the same
+(`GuardClips`: from a video or a folder of images, never random noise), by running the same
 clips through an fp32 engine and a reduced-precision one (`measure`) and comparing what the
 pipeline uses:
 
@@ -22,24 +22,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from deephar_ros.crops import CROP_SIZE, crop_window, warp_crops
-from deephar_ros.detection import HogPersonDetector
-from deephar_ros.results import Box
-from deephar_ros.video import FrameSource
+from deephar_ros.backends.base import CROP_SIZE
+from deephar_ros.backends.trusted_cache import TrustedCache
 
 logger = logging.getLogger(__name__)
 
-# The sample video scripts/fetch_sample_video.sh puts in the source tree (walking pedestrians); the
-# demo camera node (ros/demo_source.py) publishes it by default.
-SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"
 DEPTH_WINDOW_MM = 2000.0  # z spans the authors' 2 m depth window at scale 1
-DEFAULT_CLIPS = 4
+
+# Where the crops come from: called with the network's clip length, it gives uint8 clips of crops of
+# people (C, clip_length, 256, 256, 3), or a ValueError when it finds too few people. The engine is
+# handed one (people_clips.py makes them from a video or a folder of images).
+GuardClips = Callable[[int], np.ndarray]
 
 
 class FrameEngine(Protocol):
@@ -166,103 +166,11 @@ def judge(figures: GuardFigures, bounds: GuardBounds = GuardBounds()) -> list[st
     return refusals
 
 
-# ---- crops of people ---------------------------------------------------------------------------------
-def guard_clips(source: str | Path, clip_length: int, clips: int = DEFAULT_CLIPS) -> np.ndarray:
-    """Clips of crops of people, uint8 (C, clip_length, 256, 256, 3), from a video or a folder of images.
-
-    A video gives `clips` runs of consecutive frames spread over its length, each following one
-    person found by the HOG detector (the nearest box from frame to frame). A folder gives one crop
-    per image: a 256x256 image is taken as a stored crop as it is, any other is searched for its
-    best person box; consecutive crops are then grouped into clips (their top-1 actions compare
-    real features, not a real action). ValueError when too few people are found for one clip.
-    """
-    source = Path(source)
-    frames = FrameSource(source)
-    try:
-        if frames.capture is not None:
-            result = _video_clips(frames, clip_length, clips)
-        else:
-            result = _image_clips(frames, clip_length)
-    finally:
-        frames.close()
-    if len(result) == 0:
-        raise ValueError(
-            f"{source}: too few people found for one clip of {clip_length} crops "
-            "(give a video or images of upright, fully visible people)"
-        )
-    return result
-
-
-def _video_clips(frames: FrameSource, clip_length: int, clips: int) -> np.ndarray:
-    total = frames.total or clip_length
-    starts = {int(start) for start in np.linspace(0, max(total - clip_length, 0), clips)}
-    detector = HogPersonDetector()
-    found, current, previous, running = [], [], None, False
-    for frame in frames:
-        if frame.index in starts:
-            current, previous, running = [], None, True
-        if not running:
-            if frame.index > max(starts):
-                break
-            continue
-        box = _nearest(detector.detect(frame.image), previous)
-        if box is None:  # nobody yet: the run starts at the next frame with a person
-            continue
-        previous = box
-        current.append(warp_crops(frame.image, [crop_window(box)])[0])
-        if len(current) == clip_length:
-            found.append(np.stack(current))
-            running = False
-    return np.stack(found) if found else np.zeros((0, clip_length, CROP_SIZE, CROP_SIZE, 3), np.uint8)
-
-
-def _nearest(boxes: list[Box], previous: Box | None) -> Box | None:
-    """The best box, or the one nearest to the previous box (which stays when nobody is found)."""
-    if previous is None:
-        return boxes[0] if boxes else None
-    if not boxes:
-        return previous
-
-    def distance(box: Box) -> float:
-        return abs(box.x0 + box.x1 - previous.x0 - previous.x1) + abs(
-            box.y0 + box.y1 - previous.y0 - previous.y1
-        )
-
-    return min(boxes, key=distance)
-
-
-def _image_clips(frames: FrameSource, clip_length: int) -> np.ndarray:
-    detector = HogPersonDetector()
-    crops = []
-    for frame in frames:
-        if frame.image.shape[:2] == (CROP_SIZE, CROP_SIZE):
-            crops.append(frame.image)
-            continue
-        boxes = detector.detect(frame.image)
-        if boxes:
-            crops.append(warp_crops(frame.image, [crop_window(boxes[0])])[0])
-        else:
-            logger.info("precision guard: no person found in %s", frames.files[frame.index])
-    usable = len(crops) // clip_length * clip_length
-    if usable == 0:
-        return np.zeros((0, clip_length, CROP_SIZE, CROP_SIZE, 3), np.uint8)
-    return np.stack(crops[:usable]).reshape(-1, clip_length, CROP_SIZE, CROP_SIZE, 3)
-
-
-def default_source() -> Path | None:
-    """The sample video when it is there (scripts/fetch_sample_video.sh), else None."""
-    return SAMPLE_VIDEO if SAMPLE_VIDEO.is_file() else None
-
-
 # ---- verdicts kept -------------------------------------------------------------------------------------
 class VerdictCache:
     """Verdicts by key (weights, back ends, device, library versions, bounds) in a TrustedCache."""
 
     def __init__(self, folder: Path) -> None:
-        # Imported here: trusted_cache loads torch, which the demo camera node (it imports this
-        # module for SAMPLE_VIDEO) does not need.
-        from deephar_ros.backends.trusted_cache import TrustedCache
-
         self.cache = TrustedCache(folder)
 
     @staticmethod

@@ -27,6 +27,9 @@ from deephar_ros.results import (
     body_id,
 )
 
+# The sample video scripts/fetch_sample_video.sh puts in the source tree (walking pedestrians): the
+# demo camera node publishes it by default, the precision guard measures on it.
+SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 DEFAULT_FOLDER_FPS = 10.0
 # Writers tried in order; the first OpenCV can open here is used (both read back with OpenCV).

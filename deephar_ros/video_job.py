@@ -35,10 +35,12 @@ from pathlib import Path
 
 import cv2
 
-from deephar_ros.detection import PersonDetector, create_detector
+from deephar_ros.detection import create_detector
 from deephar_ros.drawing import draw_result, weights_banner
 from deephar_ros.engine import build_engine
 from deephar_ros.joints import get_layout
+from deephar_ros.people_clips import people_clips_from
+from deephar_ros.person_detector import PersonDetector
 from deephar_ros.pipeline import Pipeline, PipelineConfig
 from deephar_ros.run_options import add_arguments as add_arguments  # the job's options, with the job
 from deephar_ros.video import (
@@ -202,6 +204,7 @@ def _run(
         args.device,
         random_weights=args.random_weights,
         precision=args.precision,
+        guard_clips=people_clips_from(),
     )
     layout = get_layout(engine.config.joint_layout)
     pipeline = Pipeline(

@@ -29,21 +29,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from deephar_ros.detection import YOLOX_MIN_SCORE, PersonDetector, clean_boxes
+from deephar_ros.downloads import DownloadError, default_cache_dir, fetch_verified
+from deephar_ros.person_detector import PersonDetector, clean_boxes
+from deephar_ros.releases import RELEASED_DETECTORS, ReleasedDetector
 from deephar_ros.results import Box
-from deephar_ros.weights_download import (
-    RELEASED_DETECTORS,
-    DownloadError,
-    ReleasedDetector,
-    default_cache_dir,
-    fetch_verified,
-)
 
 STRIDES = (8, 16, 32)
 OUTPUT_WIDTH = 85  # x, y, log w, log h, objectness, 80 COCO class probabilities
 PERSON_CLASS = 0  # COCO's first class
 PAD_VALUE = 114  # YOLOX's preproc fills the letterbox with this grey
 NMS_IOU = 0.45  # the YOLOX demos' NMS threshold
+YOLOX_MIN_SCORE = 0.3  # the YOLOX demos draw from this score (detection.default_min_score)
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
@@ -237,7 +233,7 @@ class YoloxPersonDetector(PersonDetector):
 
 
 def released_detector(name: str) -> ReleasedDetector:
-    """The release entry of `name` (weights_download.RELEASED_DETECTORS), or a ValueError listing them."""
+    """The release entry of `name` (releases.RELEASED_DETECTORS), or a ValueError listing them."""
     if name not in RELEASED_DETECTORS:
         raise ValueError(f"no released detector {name!r}; choose one of {', '.join(RELEASED_DETECTORS)}")
     return RELEASED_DETECTORS[name]
@@ -272,7 +268,7 @@ def fetch_yolox(
     """The cached ONNX file of a released YOLOX model, downloaded first if absent, untrusted or `force`.
 
     The download replaces a cached file only once onnxruntime has loaded and run it at the released
-    input size; its sha256 is recorded beside it (weights_download.fetch_verified).
+    input size; its sha256 is recorded beside it (downloads.fetch_verified).
     """
     released = released_detector(name)
     import_onnxruntime()  # before downloading what could not be verified

@@ -16,8 +16,8 @@ from local_http import serving
 
 from deephar_ros.cli import main
 from deephar_ros.config import get_preset
-from deephar_ros.keras_weights import load_model
-from deephar_ros.weights_download import DownloadError, fetch_released_weights
+from deephar_ros.downloads import DownloadError
+from deephar_ros.keras_weights import fetch_released_weights, load_model
 
 
 def test_convert_writes_a_checkpoint_that_loads(penn_model, penn_weights_file, tmp_path):

@@ -11,10 +11,10 @@ from deephar_ros.detection import (
     FullFrameDetector,
     GivenBoxesDetector,
     HogPersonDetector,
-    clean_boxes,
     create_detector,
     drop_nesting_boxes,
 )
+from deephar_ros.person_detector import clean_boxes
 from deephar_ros.results import Box
 from deephar_ros.tracking import box_iou
 

@@ -7,9 +7,12 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from local_http import serving
 
-from deephar_ros import weights_download
+from deephar_ros import downloads
+from deephar_ros.choices import YOLOX_DETECTORS
 from deephar_ros.cli import main
-from deephar_ros.weights_download import DownloadError, download
+from deephar_ros.downloads import DownloadError, download
+from deephar_ros.keras_weights import fetch_released_weights
+from deephar_ros.releases import RELEASED_DETECTORS, RELEASED_WEIGHTS
 
 CAP = 1 << 20
 
@@ -48,12 +51,12 @@ def test_a_download_over_the_cap_is_refused_and_leaves_nothing(endless_server, t
 
 
 def test_the_default_cap_holds_every_listed_file_with_room():
-    assert weights_download.MAX_DOWNLOAD_BYTES >= 2 * 100 << 20  # the largest, Penn's weights, is ~82 MB
+    assert downloads.MAX_DOWNLOAD_BYTES >= 2 * 100 << 20  # the largest, Penn's weights, is ~82 MB
 
 
 def test_ctrl_c_during_a_download_ends_with_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
     class Interrupted:
-        headers = weights_download.http.client.HTTPMessage()
+        headers = downloads.http.client.HTTPMessage()
 
         def read(self, *args):
             raise KeyboardInterrupt
@@ -70,7 +73,7 @@ def test_ctrl_c_during_a_download_ends_with_one_line_and_leaves_nothing(tmp_path
         def __exit__(self, *args):
             return False
 
-    monkeypatch.setattr(weights_download, "_open", lambda url, timeout: Interrupted())
+    monkeypatch.setattr(downloads, "_open", lambda url, timeout: Interrupted())
     argv = [
         "download",
         "--model",
@@ -98,8 +101,14 @@ def test_a_failed_download_says_where_a_file_fetched_by_hand_goes(tmp_path, monk
     def offline(url, timeout):
         raise DownloadError(f"{url}: cannot connect (are you offline?)")
 
-    monkeypatch.setattr(weights_download, "_open", offline)
+    monkeypatch.setattr(downloads, "_open", offline)
     with pytest.raises(DownloadError, match="by hand") as refused:
-        weights_download.fetch_released_weights("ntu_multitask", cache_dir=tmp_path)
-    filename = weights_download.RELEASED_WEIGHTS["ntu_multitask"].filename
+        fetch_released_weights("ntu_multitask", cache_dir=tmp_path)
+    filename = RELEASED_WEIGHTS["ntu_multitask"].filename
     assert f"put it at {tmp_path / filename}" in str(refused.value)
+
+
+def test_the_yolox_names_users_pick_are_the_released_files() -> None:
+    """choices.py names the detectors (light, imports nothing); releases.py says where each one is."""
+    assert tuple(RELEASED_DETECTORS) == YOLOX_DETECTORS
+    assert all(entry.name == name for name, entry in RELEASED_DETECTORS.items())

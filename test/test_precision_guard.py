@@ -29,14 +29,15 @@ import pytest
 import torch
 from torch import nn
 
-from deephar_ros import precision_guard
+from deephar_ros import people_clips, precision_guard, video
 from deephar_ros.backends import cuda, openvino_cpu, tensorrt
 from deephar_ros.backends.base import Backend, EngineUnavailableError
 from deephar_ros.cli import main
 from deephar_ros.config import get_preset
 from deephar_ros.engine import InferenceEngine, PrecisionGuard, build_engine, create_engine
 from deephar_ros.keras_weights import save_checkpoint
-from deephar_ros.precision_guard import GuardBounds, GuardFigures, guard_clips, judge, measure
+from deephar_ros.people_clips import guard_clips, people_clips_from
+from deephar_ros.precision_guard import GuardBounds, GuardFigures, judge, measure
 from deephar_ros.spnet import SPNet
 
 SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"
@@ -349,7 +350,9 @@ def test_without_bf16_instructions_reduced_precision_falls_back_to_fp32_and_warn
     )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with caplog.at_level(logging.WARNING, logger="deephar_ros.engine"):
-        engine = small_engine(insensitive_file, "cpu-eager", precision="reduced", guard_source=people_folder)
+        engine = small_engine(
+            insensitive_file, "cpu-eager", precision="reduced", guard_clips=people_clips_from(people_folder)
+        )
     assert (engine.backend, engine.precision) == ("cpu-eager", "fp32")
     assert "the CPU has no bf16 instructions" in engine.precision_note
     assert any("precision guard: fp32" in record.getMessage() for record in caplog.records)
@@ -362,17 +365,18 @@ def test_a_bad_precision_name_is_refused() -> None:
 
 
 def test_the_guard_uses_the_sample_video_by_default() -> None:
-    assert precision_guard.SAMPLE_VIDEO == SAMPLE_VIDEO
-    assert precision_guard.default_source() == (SAMPLE_VIDEO if SAMPLE_VIDEO.is_file() else None)
+    assert video.SAMPLE_VIDEO == SAMPLE_VIDEO
+    assert people_clips.default_source() == (SAMPLE_VIDEO if SAMPLE_VIDEO.is_file() else None)
+    assert (people_clips_from() is None) == (not SAMPLE_VIDEO.is_file())
 
 
 def test_the_demo_camera_takes_the_same_sample_video_without_loading_torch() -> None:
     """One constant, in the module below the ROS one; the camera node must not pay torch's start-up."""
     code = (
         "import sys\n"
-        "from deephar_ros import precision_guard\n"
+        "from deephar_ros import video\n"
         "from deephar_ros.ros import demo_source\n"
-        "assert demo_source.SAMPLE_VIDEO is precision_guard.SAMPLE_VIDEO\n"
+        "assert demo_source.SAMPLE_VIDEO is video.SAMPLE_VIDEO\n"
         "print(sorted(name for name in ('torch', 'onnxruntime', 'openvino') if name in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -392,7 +396,7 @@ def test_run_on_openvino_records_the_precision_and_why(
     assert (summary["backend"], summary["precision"]) == ("openvino", "fp32")
     if BF16_HERE is not None:
         reason = BF16_HERE
-    elif precision_guard.default_source() is None:
+    elif people_clips.default_source() is None:
         reason = "no crops of people to measure on"
     else:  # measured on the sample video, refused
         reason = "random weights"
@@ -438,9 +442,8 @@ def test_fp16_on_cuda_is_measured_against_cuda_fp32_and_kept_per_gpu(
     def measured_again(*args, **kwargs):
         raise MeasuredAgain
 
-    monkeypatch.setattr(precision_guard, "guard_clips", measured_again)
     stand_in_gpu.clear()
-    engine = small_engine(insensitive_file, "cuda", precision="auto")
+    engine = small_engine(insensitive_file, "cuda", precision="auto", guard_clips=measured_again)
     assert (engine.backend, engine.device, engine.precision) == ("cuda", "cuda:0", "fp16")
     assert engine.precision_note.startswith("fp16: within every bound (crops of people: 8 in 1 clips")
     assert stand_in_gpu == [("cuda", "cuda:0", "fp32"), ("cuda", "cuda:0", "fp16")]
@@ -450,7 +453,7 @@ def test_fp16_on_cuda_is_measured_against_cuda_fp32_and_kept_per_gpu(
     # another GPU, CUDA or cuDNN: the kept verdict does not hold there
     monkeypatch.setattr(cuda, "device_identity", lambda device: "Another GPU (compute 8.6); CUDA 12.4")
     with pytest.raises(MeasuredAgain):
-        small_engine(insensitive_file, "cuda", precision="reduced", guard_source=people_folder)
+        small_engine(insensitive_file, "cuda", precision="reduced", guard_clips=measured_again)
 
 
 def test_random_weights_on_cuda_end_with_verdict_fp32_and_the_reasons(
@@ -523,7 +526,9 @@ def test_a_gpu_twin_that_fails_to_build_leaves_fp32_running_and_says_why(
     monkeypatch.setattr(cuda, "CudaBackend", out_of_memory_in_fp16)
     failure = "the fp16 twin (cuda) failed to build: RuntimeError: CUDA out of memory"
     with caplog.at_level(logging.INFO, logger="deephar_ros.engine"):
-        engine = small_engine(insensitive_file, "cuda", precision="auto", guard_source=people_folder)
+        engine = small_engine(
+            insensitive_file, "cuda", precision="auto", guard_clips=people_clips_from(people_folder)
+        )
     assert (engine.backend, engine.precision) == ("cuda", "fp32")
     assert engine.precision_note.startswith(f"fp32: {failure}")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

@@ -16,11 +16,11 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from deephar_ros import weights_download
+from deephar_ros import downloads
 from deephar_ros.cli import main
 from deephar_ros.detection import DETECTORS, create_detector, default_min_score
+from deephar_ros.downloads import DownloadError
 from deephar_ros.results import Box
-from deephar_ros.weights_download import DownloadError
 from deephar_ros.yolox_detector import (
     DetectorWeightsError,
     YoloxPersonDetector,
@@ -344,7 +344,7 @@ def answers(monkeypatch) -> dict:
         headers["Content-Length"] = str(len(served[url]))
         return urllib.response.addinfourl(io.BytesIO(served[url]), headers, url, 200)
 
-    monkeypatch.setattr(weights_download, "_open", opener)
+    monkeypatch.setattr(downloads, "_open", opener)
     return served
 
 

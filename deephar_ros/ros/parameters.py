@@ -21,14 +21,13 @@ from rclpy.parameter import Parameter
 
 from deephar_ros import MAX_IMAGE_PIXELS
 from deephar_ros.action_buffer import SCORINGS
-from deephar_ros.choices import PRECISIONS
+from deephar_ros.choices import PRECISIONS, YOLOX_DETECTORS
 from deephar_ros.config import preset_names
 from deephar_ros.detection import DETECTORS
 from deephar_ros.engine import BACKEND_NAMES
 from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES
 from deephar_ros.results import DEFAULT_MIN_ACTION_CONFIDENCE
 from deephar_ros.ros.image_conversion import DEFAULT_MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
-from deephar_ros.weights_download import RELEASED_DETECTORS
 
 RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
 # "topic": boxes from another detector's vision_msgs/Detection2DArray on detections_in (ROS installs).
@@ -309,7 +308,7 @@ def validate(parameters: PerceptionParameters) -> None:
         raise ValueError(
             f"parameter action_window='{parameters.action_window}' is not one of {ACTION_WINDOWS}"
         )
-    if parameters.detector_weights and parameters.detector not in RELEASED_DETECTORS:
+    if parameters.detector_weights and parameters.detector not in YOLOX_DETECTORS:
         raise ValueError(
             f"parameter detector_weights is set but detector='{parameters.detector}' takes no weights file"
         )

@@ -51,6 +51,7 @@ from deephar_ros.frame_rate import LostFrameCounter
 from deephar_ros.labels import load_labels
 from deephar_ros.live_stream import LiveStream, Notice, StreamStep
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
+from deephar_ros.people_clips import people_clips_from
 from deephar_ros.pipeline import Pipeline, PipelineConfig
 from deephar_ros.results import Box, in_image_of_size
 from deephar_ros.ros.action_labels import ActionLabelTopics
@@ -143,6 +144,7 @@ def engine_for(parameters: PerceptionParameters) -> InferenceEngine:
         parameters.device,
         random_weights=parameters.random_weights,
         precision=parameters.precision,
+        guard_clips=people_clips_from(),
     )
 
 

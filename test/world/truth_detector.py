@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deephar_ros.detection import PersonDetector
+from deephar_ros.person_detector import PersonDetector
 from deephar_ros.results import Box
 from world.scenes import Frame
 

@@ -1,15 +1,11 @@
-"""Fetch the authors' released SPNet weight files into a cache folder (on request only, never at import).
+"""Downloading one released file into the cache, safely (on request only, never at import).
 
-The TPAMI 2020 multitask files are published on Google Drive (links in the authors' evaluation
-scripts, exp/ntu/eval_ntu_multitask.py and exp/pennaction/eval_penn_multitask.py); see model/README.md.
-Large Drive files first answer with a "can't scan for viruses" page whose form carries a confirm
-token: it is followed once. Downloads go to a temp file that must open with h5py and hold every
-layer (at its shape, finite) of the preset before it is renamed into place, so neither an interrupted
-download nor a wrong answer ever replaces a file; its sha256 is recorded beside it (`<file>.sha256`)
-and a cached file that no longer matches is downloaded again.
-
-The YOLOX person detectors (Apache-2.0, Megvii) are listed here too: their ONNX exports are assets of
-the YOLOX 0.1.1rc0 GitHub release; deephar_ros.yolox_detector.fetch_yolox verifies them by loading them.
+A download goes to a temp file beside its destination that the caller's `verify` checks before it is
+renamed into place, so neither an interrupted download nor a wrong answer ever replaces a file; its
+sha256 is recorded beside it (`<file>.sha256`), and a cached file that no longer matches is
+downloaded again (`fetch_verified`). Large Google Drive files first answer with a "can't scan for
+viruses" page whose form carries a confirm token: it is followed once. What was released, and where,
+is in releases.py; keras_weights.py and yolox_detector.py verify their own kind of file.
 """
 
 from __future__ import annotations
@@ -26,12 +22,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 CHUNK = 1 << 20
-# Largest download accepted: ~3x the largest file listed here (the Penn weights, ~82 MB; YOLOX-s ~35 MB).
+# Largest download accepted: ~3x the largest released file (the Penn weights, ~82 MB; YOLOX-s ~35 MB).
 # A server sending more (a wrong URL, a hostile mirror) would fill the disk at network speed.
 MAX_DOWNLOAD_BYTES = 256 << 20
 SHA256_SUFFIX = ".sha256"
@@ -41,59 +35,6 @@ logger = logging.getLogger(__name__)
 
 class DownloadError(RuntimeError):
     """A download that could not be completed (offline, refused, or not the expected file)."""
-
-
-@dataclass(frozen=True)
-class ReleasedWeights:
-    preset: str
-    filename: str
-    google_drive_id: str
-
-    @property
-    def url(self) -> str:
-        return f"https://drive.google.com/uc?export=download&id={self.google_drive_id}"
-
-    @property
-    def page(self) -> str:
-        return f"https://drive.google.com/file/d/{self.google_drive_id}/view"
-
-
-RELEASED_WEIGHTS: dict[str, ReleasedWeights] = {
-    "ntu_multitask": ReleasedWeights(
-        "ntu_multitask", "weights_3dp+ntu_ar_062.hdf5", "1I6GftXEkL5nohLA60Vi6faW0rvTZg6Kx"
-    ),
-    "penn_multitask": ReleasedWeights(
-        "penn_multitask", "weights_mpii+penn_ar_028.hdf5", "106yIhqNN-TrI34SX81q2xbU-NczcQj6I"
-    ),
-}
-
-
-YOLOX_RELEASE = "https://github.com/Megvii-BaseDetection/YOLOX/releases"
-
-
-@dataclass(frozen=True)
-class ReleasedDetector:
-    """A YOLOX ONNX export of the authors' 0.1.1rc0 release (demo/ONNXRuntime/README.md lists them)."""
-
-    name: str
-    filename: str
-    input_size: tuple[int, int]  # (height, width) the export was traced at
-
-    @property
-    def url(self) -> str:
-        return f"{YOLOX_RELEASE}/download/0.1.1rc0/{self.filename}"
-
-    @property
-    def page(self) -> str:
-        return f"{YOLOX_RELEASE}/tag/0.1.1rc0"
-
-
-# The small models: a person detector shares the frame time with the pose network.
-RELEASED_DETECTORS: dict[str, ReleasedDetector] = {
-    "yolox-nano": ReleasedDetector("yolox-nano", "yolox_nano.onnx", (416, 416)),
-    "yolox-tiny": ReleasedDetector("yolox-tiny", "yolox_tiny.onnx", (416, 416)),
-    "yolox-s": ReleasedDetector("yolox-s", "yolox_s.onnx", (640, 640)),
-}
 
 
 def default_cache_dir() -> Path:
@@ -202,21 +143,6 @@ def download(
     return destination
 
 
-def verify_released_weights(path: str | os.PathLike, preset: str) -> None:
-    """Refuse a file that is not HDF5 or lacks a layer, shape or finite value that `preset` needs."""
-    with open(path, "rb") as file:
-        if file.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
-            raise DownloadError("it is not an HDF5 file")
-    # imported here: torch loads in seconds, and `deephar-ros --help` needs none of it
-    from deephar_ros.config import get_preset
-    from deephar_ros.keras_weights import WeightsFileError, check_keras_file
-
-    try:
-        check_keras_file(path, get_preset(preset))
-    except WeightsFileError as error:
-        raise DownloadError(f"it does not hold the {preset} weights: {error}") from error
-
-
 def _untrusted(path: Path, verify: Callable[[Path], None]) -> str | None:
     """Why the cached file cannot be used, or None when it can.
 
@@ -266,26 +192,3 @@ def fetch_verified(
     except DownloadError as error:
         raise DownloadError(f"{error}{cached}\n{by_hand}") from error
     return destination
-
-
-def fetch_released_weights(
-    preset: str, cache_dir: str | os.PathLike | None = None, force: bool = False, url: str | None = None
-) -> Path:
-    """Path of a released weights file in the cache, downloaded first if absent, untrusted, or `force`.
-
-    A download replaces the cached file only once verified (HDF5 holding every layer of `preset`).
-    """
-    if preset not in RELEASED_WEIGHTS:
-        raise ValueError(f"no released weights for {preset!r}; choose one of {', '.join(RELEASED_WEIGHTS)}")
-    released = RELEASED_WEIGHTS[preset]
-    destination = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return fetch_verified(
-        url or released.url,
-        destination / released.filename,
-        lambda path: verify_released_weights(path, preset),
-        force=force,
-        by_hand=(
-            f"Download {released.filename} by hand from {released.page} and put it at "
-            f"{destination / released.filename} (checked once, then used), or pass its path as --weights"
-        ),
-    )
