@@ -71,7 +71,7 @@ setup(
     ],
     entry_points={
         "console_scripts": [
-            "deephar-ros=deephar_ros.cli:main",
+            "deephar-ros=deephar_ros.offline.cli:main",
             "perception_node=deephar_ros.ros.executables:perception_node",
             "demo_source=deephar_ros.ros.executables:demo_source",
         ],

@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 from machine import cpu_model
 
-from deephar_ros.backends.onnx_runtime import OnnxRuntimeBackend
-from deephar_ros.engine import DEFAULT_BATCH_SIZES, InferenceEngine, create_engine, load_network
-from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.video import FrameSource
+from deephar_ros.inference.backends.onnx_runtime import OnnxRuntimeBackend
+from deephar_ros.inference.engine import DEFAULT_BATCH_SIZES, InferenceEngine, create_engine, load_network
+from deephar_ros.offline.video import FrameSource
+from deephar_ros.perception.pipeline import Pipeline, PipelineConfig
 
 START_SCRIPT = """
-from deephar_ros.engine import build_engine
+from deephar_ros.inference.engine import build_engine
 build_engine({model!r}, backend={backend!r}, random_weights=True)
 """
 

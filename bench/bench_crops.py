@@ -15,7 +15,7 @@ import time
 import numpy as np
 from machine import cpu_model
 
-from deephar_ros.crops import CROP_SIZE, CropWindow, _tent_warp, warp_crops
+from deephar_ros.perception.crops import CROP_SIZE, CropWindow, _tent_warp, warp_crops
 
 
 def median_ms(crop, image: np.ndarray, window: CropWindow, repeats: int) -> float:

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from machine import cpu_model
 
-from deephar_ros.engine import create_engine, load_network
-from deephar_ros.spnet import SPNet
+from deephar_ros.inference.engine import create_engine, load_network
+from deephar_ros.model.spnet import SPNet
 
 # The authors' Keras code on the same 2 cores, one NTU 8-frame clip (issue 8).
 KERAS_CLIP_SECONDS = 0.46

@@ -29,9 +29,9 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from deephar_ros.msg import SkeletonArray
+from deephar_ros.offline.video import FrameSource
 from deephar_ros.ros.image_conversion import rgb_to_image
 from deephar_ros.ros.result_messages import time_to_ns
-from deephar_ros.video import FrameSource
 
 NAMESPACE = "/deephar_bench"
 # The node's camera subscription is best effort, keep last 5 by default; its outputs are reliable.

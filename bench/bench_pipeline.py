@@ -20,12 +20,12 @@ import torch
 from machine import cpu_model
 from std_msgs.msg import Header
 
-from deephar_ros.detection import DETECTORS
-from deephar_ros.engine import build_engine
-from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES, STAGES, Pipeline, PipelineConfig
-from deephar_ros.results import DEFAULT_MIN_ACTION_CONFIDENCE
+from deephar_ros.choices import ACTION_WINDOWS, CROP_SOURCES, DETECTORS
+from deephar_ros.inference.engine import build_engine
+from deephar_ros.offline.video import FrameSource
+from deephar_ros.perception.pipeline import STAGES, Pipeline, PipelineConfig
+from deephar_ros.perception.results import DEFAULT_MIN_ACTION_CONFIDENCE
 from deephar_ros.ros.result_messages import action_array, ns_to_time, skeleton_array
-from deephar_ros.video import FrameSource
 
 ALL_STAGES = ("decode", *STAGES, "publish")
 

@@ -28,8 +28,8 @@ from world.scenes import make_scene
 from world.scores import RunScores, score_run
 from world.truth_detector import TruthDetector
 
-from deephar_ros.detection import HogPersonDetector
-from deephar_ros.pipeline import PipelineConfig
+from deephar_ros.perception.detection import HogPersonDetector
+from deephar_ros.perception.pipeline import PipelineConfig
 
 
 class CountingHog(HogPersonDetector):

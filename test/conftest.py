@@ -10,9 +10,9 @@ import rclpy
 import torch
 from keras_reference import REFERENCE_DIR, fill_keras_file, reference_meta, seeded_clip
 
-from deephar_ros.config import get_preset
-from deephar_ros.keras_weights import convert_keras_file, write_keras_weights
-from deephar_ros.spnet import SPNet
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.keras_weights import convert_keras_file, write_keras_weights
+from deephar_ros.model.spnet import SPNet
 
 # Every DDS test of this process stays on loopback, in a domain of its own (node subprocesses inherit
 # it), so concurrent test runs of other checkouts never cross.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deephar_ros.clip_window import feature_layout
-from deephar_ros.config import SPNetConfig, get_preset
+from deephar_ros.model.config import SPNetConfig, get_preset
+from deephar_ros.perception.clip_window import feature_layout
 
 NTU = get_preset("ntu_multitask")
 PENN = get_preset("penn_multitask")

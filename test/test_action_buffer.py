@@ -4,14 +4,14 @@ do, over recent clips; a mirrored feature stream rides along."""
 import numpy as np
 import pytest
 
-from deephar_ros.action_buffer import (
+from deephar_ros.model.labels import load_labels
+from deephar_ros.perception.action_buffer import (
     ActionClipBuffers,
     authors_clip_step,
     authors_clip_step_ns,
     authors_clip_stride,
     authors_sample_spacing_ns,
 )
-from deephar_ros.labels import load_labels
 
 
 def make_buffers(stride=3, every=1, average=2, labels=("a", "b", "c"), scoring="mean", mirrored=False):

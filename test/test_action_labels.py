@@ -17,11 +17,12 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 from test_standard_messages import STAND_INS
 
-from deephar_ros import drawing
-from deephar_ros.joints import PA17J3D
-from deephar_ros.labels import load_labels
+from deephar_ros.model.joints import PA17J3D
+from deephar_ros.model.labels import load_labels
 from deephar_ros.msg import ActionLabels, ActionRecognitionArray
-from deephar_ros.results import (
+from deephar_ros.offline import drawing
+from deephar_ros.offline.video import frame_record
+from deephar_ros.perception.results import (
     DEFAULT_MIN_ACTION_CONFIDENCE,
     NO_LABEL_ID,
     ActionEstimate,
@@ -32,7 +33,6 @@ from deephar_ros.results import (
 from deephar_ros.ros.action_labels import ACTION_LABELS_TOPIC, action_label_info
 from deephar_ros.ros.markers import LABELS_NAMESPACE, frame_markers
 from deephar_ros.ros.result_messages import action_array
-from deephar_ros.video import frame_record
 
 LABELS = ["sit", "wave", "jump"]
 # What a robot subscribes with to hear a latched topic whenever it starts.

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deephar_ros.camera import (
+from deephar_ros.model.joints import PA17J3D
+from deephar_ros.perception.camera import (
     MAX_DEPTH_M,
     MEAN_TORSO_LENGTH_M,
     CameraIntrinsics,
@@ -16,7 +17,6 @@ from deephar_ros.camera import (
     root_depth_from_size,
     window_depth_scale,
 )
-from deephar_ros.joints import PA17J3D
 
 K = [600.0, 0.0, 330.5, 0.0, 605.0, 242.25, 0.0, 0.0, 1.0]
 

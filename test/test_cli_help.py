@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from deephar_ros.cli import build_parser
-from deephar_ros.pipeline import PipelineConfig
+from deephar_ros.offline.cli import build_parser
+from deephar_ros.offline.run_options import add_arguments
+from deephar_ros.perception.pipeline import PipelineConfig
 from deephar_ros.ros.executables import user_arguments
-from deephar_ros.run_options import add_arguments
 
 BIN = Path(sys.executable).parent
 HEAVY = ("torch", "cv2", "onnxruntime", "rclpy")
@@ -53,7 +53,7 @@ def _probe(module: str, function: str, argv: list[str], call_args: tuple = ()) -
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "deephar-ros")
 def test_cli_help_loads_nothing_heavy(command):
-    status, loaded, out, _ = _probe("cli", "main", ["deephar-ros"], ([*command, "--help"],))
+    status, loaded, out, _ = _probe("offline.cli", "main", ["deephar-ros"], ([*command, "--help"],))
     assert status == 0
     assert out.startswith(f"usage: deephar-ros {' '.join(command)}".rstrip())
     assert loaded == ""
@@ -61,7 +61,7 @@ def test_cli_help_loads_nothing_heavy(command):
 
 def test_a_bad_option_is_refused_before_anything_loads():
     status, loaded, _, err = _probe(
-        "cli", "main", ["deephar-ros"], (["run", "x.mp4", "--backend", "abacus"],)
+        "offline.cli", "main", ["deephar-ros"], (["run", "x.mp4", "--backend", "abacus"],)
     )
     assert status == 2 and "invalid choice: 'abacus'" in err
     assert loaded == ""

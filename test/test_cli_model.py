@@ -14,10 +14,10 @@ import torch
 from fidelity import assert_agrees
 from local_http import serving
 
-from deephar_ros.cli import main
-from deephar_ros.config import get_preset
-from deephar_ros.downloads import DownloadError
-from deephar_ros.keras_weights import fetch_released_weights, load_model
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.downloads import DownloadError
+from deephar_ros.model.keras_weights import fetch_released_weights, load_model
+from deephar_ros.offline.cli import main
 
 
 def test_convert_writes_a_checkpoint_that_loads(penn_model, penn_weights_file, tmp_path):
@@ -79,9 +79,9 @@ def test_export_onnx_of_the_pose_only_network(ntu_reference_dir, tmp_path):
 
 
 def test_run_without_video_job_says_why(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "deephar_ros.video_job", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "deephar_ros.offline.video_job", None)  # import now raises ImportError
     assert main(["run", "clip.mp4"]) == 2
-    assert "cannot import deephar_ros.video_job" in capsys.readouterr().err
+    assert "cannot import deephar_ros.offline.video_job" in capsys.readouterr().err
 
 
 OCTETS = "application/octet-stream"

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from deephar_ros.clip_window import (
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.joints import get_layout
+from deephar_ros.model.spnet import SPNet
+from deephar_ros.perception.clip_window import (
     ClipWindow,
     FrameFraming,
     authors_window_frames,
@@ -14,11 +17,8 @@ from deephar_ros.clip_window import (
     features_in_clip_window,
     reexpress_features,
 )
-from deephar_ros.config import get_preset
-from deephar_ros.crops import CropWindow, crop_window, image_to_crop, warp_crops
-from deephar_ros.joints import get_layout
-from deephar_ros.results import Box
-from deephar_ros.spnet import SPNet
+from deephar_ros.perception.crops import CropWindow, crop_window, image_to_crop, warp_crops
+from deephar_ros.perception.results import Box
 
 NTU = get_preset("ntu_multitask")
 PENN = get_preset("penn_multitask")

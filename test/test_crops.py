@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deephar_ros.crops import (
+from deephar_ros.model.joints import PA17J3D
+from deephar_ros.perception.crops import (
     CROP_SIZE,
     PRESHRINK_SCALE,
     CropWindow,
@@ -21,8 +22,7 @@ from deephar_ros.crops import (
     merge_flipped_poses,
     warp_crops,
 )
-from deephar_ros.joints import PA17J3D
-from deephar_ros.results import Box
+from deephar_ros.perception.results import Box
 
 
 def gaussian_blob_image(width, height, centre, sigma):

@@ -7,16 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
-from deephar_ros.detection import (
+from deephar_ros.perception.detection import (
     FullFrameDetector,
     GivenBoxesDetector,
     HogPersonDetector,
     create_detector,
     drop_nesting_boxes,
 )
-from deephar_ros.person_detector import clean_boxes
-from deephar_ros.results import Box
-from deephar_ros.tracking import box_iou
+from deephar_ros.perception.person_detector import clean_boxes
+from deephar_ros.perception.results import Box
+from deephar_ros.perception.tracking import box_iou
 
 SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"
 

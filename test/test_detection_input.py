@@ -5,7 +5,7 @@ from types import SimpleNamespace as Msg
 
 import pytest
 
-from deephar_ros.results import Box
+from deephar_ros.perception.results import Box
 from deephar_ros.ros.detection_input import boxes_from_detections
 from deephar_ros.ros.image_conversion import ImageConversionError
 

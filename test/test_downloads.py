@@ -7,12 +7,12 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from local_http import serving
 
-from deephar_ros import downloads
 from deephar_ros.choices import YOLOX_DETECTORS
-from deephar_ros.cli import main
-from deephar_ros.downloads import DownloadError, download
-from deephar_ros.keras_weights import fetch_released_weights
-from deephar_ros.releases import RELEASED_DETECTORS, RELEASED_WEIGHTS
+from deephar_ros.model import downloads
+from deephar_ros.model.downloads import DownloadError, download
+from deephar_ros.model.keras_weights import fetch_released_weights
+from deephar_ros.model.releases import RELEASED_DETECTORS, RELEASED_WEIGHTS
+from deephar_ros.offline.cli import main
 
 CAP = 1 << 20
 

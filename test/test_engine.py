@@ -22,10 +22,11 @@ import torch
 from fidelity import assert_agrees
 from torch import nn
 
-from deephar_ros.backends import cuda, onnx_cache, openvino_cpu, tensorrt, trusted_cache
-from deephar_ros.config import get_preset
-from deephar_ros.engine import BACKEND_NAMES, EngineUnavailableError, build_engine, create_engine
-from deephar_ros.spnet import SPNet
+from deephar_ros.choices import BACKEND_NAMES
+from deephar_ros.inference.backends import cuda, onnx_cache, openvino_cpu, tensorrt, trusted_cache
+from deephar_ros.inference.engine import EngineUnavailableError, build_engine, create_engine
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.spnet import SPNet
 
 HALF_PRECISION = {"rtol": 1e-2, "atol": 1e-2}
 FP32_BACKENDS = ("cpu-eager", "onnxruntime", "openvino")
@@ -170,9 +171,11 @@ def test_empty_batches_give_empty_outputs(tiny_model: TinySPNet) -> None:
 def test_auto_picks_a_cpu_backend_and_says_why(
     tiny_model: TinySPNet, without_gpu: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="deephar_ros.engine"):
+    with caplog.at_level(logging.INFO, logger="deephar_ros.inference.engine"):
         engine = create_engine(tiny_model)
-    lines = [record.getMessage() for record in caplog.records if record.name == "deephar_ros.engine"]
+    lines = [
+        record.getMessage() for record in caplog.records if record.name == "deephar_ros.inference.engine"
+    ]
     assert len(lines) == 1
     assert engine.device == "cpu" and engine.backend in BACKEND_NAMES
     assert f"'{engine.backend}' on cpu" in lines[0]
@@ -470,7 +473,7 @@ def test_build_engine_makes_random_weights_only_when_asked_and_says_so(
         build_engine("ntu_multitask", "weights.hdf5", "cpu-eager", random_weights=True)
     with pytest.raises(ValueError, match="valid names"):
         build_engine("ntu", random_weights=True)
-    with caplog.at_level(logging.WARNING, logger="deephar_ros.engine"):
+    with caplog.at_level(logging.WARNING, logger="deephar_ros.inference.engine"):
         engine = build_engine("ntu_multitask", backend="cpu-eager", random_weights=True, batch_sizes=(1,))
     assert engine.random_weights and engine.weights.startswith("random")
     assert any("RANDOM weights" in record.getMessage() for record in caplog.records)
@@ -481,9 +484,9 @@ def test_build_engine_makes_random_weights_only_when_asked_and_says_so(
 ISA_SCRIPT = """
 import sys
 import numpy as np
-from deephar_ros.config import get_preset
-from deephar_ros.engine import create_engine
-from deephar_ros.keras_weights import convert_keras_file
+from deephar_ros.model.config import get_preset
+from deephar_ros.inference.engine import create_engine
+from deephar_ros.model.keras_weights import convert_keras_file
 model = convert_keras_file(sys.argv[1], get_preset("ntu_multitask"))
 crops = np.load(sys.argv[2])
 pose, features = create_engine(model, "cpu-eager", batch_sizes=(1, 8)).run_frames(crops)

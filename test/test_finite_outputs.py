@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from test_pipeline import INTRINSICS, BlobEngine, box_of, two_people_frame
 
-from deephar_ros.detection import GivenBoxesDetector
-from deephar_ros.drawing import draw_result
-from deephar_ros.finite_outputs import MAX_CROP_UNITS, keep_finite_people
-from deephar_ros.joints import PA17J3D
-from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.results import Box, FrameResult, PersonEstimate
+from deephar_ros.model.joints import PA17J3D
+from deephar_ros.offline.drawing import draw_result
+from deephar_ros.perception.detection import GivenBoxesDetector
+from deephar_ros.perception.finite_outputs import MAX_CROP_UNITS, keep_finite_people
+from deephar_ros.perception.pipeline import Pipeline, PipelineConfig
+from deephar_ros.perception.results import Box, FrameResult, PersonEstimate
 
 
 @dataclass

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deephar_ros.frame_rate import LostFrameCounter
+from deephar_ros.perception.frame_rate import LostFrameCounter
 
 PERIOD_NS = 33_333_333  # 30 Hz
 EPOCH_NS = 1_700_000_000 * 10**9

@@ -10,7 +10,7 @@ import pytest
 from geometry_msgs.msg import Quaternion, Transform, TransformStamped, Vector3
 from std_msgs.msg import Header
 
-from deephar_ros.results import Box, FrameResult, PersonEstimate
+from deephar_ros.perception.results import Box, FrameResult, PersonEstimate
 from deephar_ros.ros import frame_transform
 from deephar_ros.ros.frame_transform import (
     RigidTransform,

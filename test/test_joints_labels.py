@@ -2,8 +2,8 @@
 
 import pytest
 
-from deephar_ros.joints import PA16J2D, PA17J3D, get_layout
-from deephar_ros.labels import load_labels
+from deephar_ros.model.joints import PA16J2D, PA17J3D, get_layout
+from deephar_ros.model.labels import load_labels
 
 
 @pytest.mark.parametrize("layout", [PA17J3D, PA16J2D])

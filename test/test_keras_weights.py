@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from deephar_ros.config import get_preset
-from deephar_ros.keras_weights import (
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.keras_weights import (
     MAX_WEIGHT_MAGNITUDE,
     WeightsFileError,
     count_keras_parameters,
@@ -18,7 +18,7 @@ from deephar_ros.keras_weights import (
     random_model,
     save_checkpoint,
 )
-from deephar_ros.spnet import SPNet
+from deephar_ros.model.spnet import SPNet
 
 NTU = get_preset("ntu_multitask")
 PENN = get_preset("penn_multitask")
@@ -91,7 +91,7 @@ def test_keras_file_is_converted_once_then_cached(penn_model, penn_weights_file,
     def no_conversion(*args):
         raise AssertionError("the cached checkpoint should have been used")
 
-    monkeypatch.setattr("deephar_ros.keras_weights.convert_keras_file", no_conversion)
+    monkeypatch.setattr("deephar_ros.model.keras_weights.convert_keras_file", no_conversion)
     again = load_model(penn_weights_file, "penn_multitask", cache_dir=cache)
     for key, value in penn_model.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key

@@ -1,5 +1,5 @@
 """The live-stream policy without ROS: intrinsics fallback, depth misfits, time jumps, frame rate,
-camera silence, exact stamps (deephar_ros/live_stream.py, deephar_ros/frame_rate.py)."""
+camera silence, exact stamps (deephar_ros/perception/live_stream.py, deephar_ros/perception/frame_rate.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from engine_doubles import NTU, packed_features
 
-from deephar_ros.action_buffer import authors_clip_stride
-from deephar_ros.camera import CameraIntrinsics
-from deephar_ros.config import SPNetConfig
-from deephar_ros.frame_rate import FrameRateEstimator, LostFrameCounter
-from deephar_ros.live_stream import LiveStream
-from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE
+from deephar_ros.model.config import SPNetConfig
+from deephar_ros.perception.action_buffer import authors_clip_stride
+from deephar_ros.perception.camera import CameraIntrinsics
+from deephar_ros.perception.frame_rate import FrameRateEstimator, LostFrameCounter
+from deephar_ros.perception.live_stream import LiveStream
+from deephar_ros.perception.pipeline import Pipeline, PipelineConfig
+from deephar_ros.perception.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE
 
 WIDTH, HEIGHT = 160, 120
 FRAME = np.full((HEIGHT, WIDTH, 3), 90, np.uint8)

@@ -7,7 +7,7 @@ import pytest
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from deephar_ros.results import ActionEstimate, Box, FrameResult, PersonEstimate
+from deephar_ros.perception.results import ActionEstimate, Box, FrameResult, PersonEstimate
 from deephar_ros.ros.markers import (
     BONES_NAMESPACE,
     JOINTS_NAMESPACE,

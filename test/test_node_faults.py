@@ -26,9 +26,9 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from deephar_ros.camera import CameraIntrinsics
-from deephar_ros.engine import CPU_BACKENDS
+from deephar_ros.inference.engine import CPU_BACKENDS
 from deephar_ros.msg import Skeleton, SkeletonArray
+from deephar_ros.perception.camera import CameraIntrinsics
 from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.markers import NAMESPACES
 from deephar_ros.ros.perception_node import WARNING_PERIOD_S, PerceptionNode

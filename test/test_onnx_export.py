@@ -7,9 +7,9 @@ import onnxruntime
 import pytest
 from fidelity import assert_agrees
 
-from deephar_ros.config import get_preset
-from deephar_ros.onnx_export import export_onnx
-from deephar_ros.spnet import SPNet
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.onnx_export import export_onnx
+from deephar_ros.model.spnet import SPNet
 
 
 def _session(model: SPNet, path, graph: str) -> onnxruntime.InferenceSession:

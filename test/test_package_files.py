@@ -20,7 +20,7 @@ import deephar_ros
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MSG_DIR = REPO_ROOT / "msg"
 CONSOLE_SCRIPTS = {
-    "deephar-ros": "deephar_ros.cli:main",
+    "deephar-ros": "deephar_ros.offline.cli:main",
     "perception_node": "deephar_ros.ros.executables:perception_node",
     "demo_source": "deephar_ros.ros.executables:demo_source",
 }
@@ -105,7 +105,7 @@ def test_sources_and_generated_messages_import_from(where: str, tmp_path: Path):
     """From the repository root and from any other folder, the venv finds our sources (not a copy)
     and the generated messages, which CMake installed into another folder."""
     cwd = REPO_ROOT if where == "repository root" else tmp_path
-    probe = "import deephar_ros, deephar_ros.msg, deephar_ros.results; print(deephar_ros.__file__)"
+    probe = "import deephar_ros, deephar_ros.msg, deephar_ros.perception.results; print(deephar_ros.__file__)"
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
@@ -149,7 +149,7 @@ def test_ros_node_executables_match_the_console_scripts(node: str):
 
 def test_readme_joints_table_is_the_joint_layouts():
     """Skeleton.msg sends consumers to the README's table for the joint order: it must not drift."""
-    from deephar_ros.joints import PA16J2D, PA17J3D
+    from deephar_ros.model.joints import PA16J2D, PA17J3D
 
     readme = (REPO_ROOT / "README.md").read_text()
     table = readme.split("## Joints", 1)[1].split("\n## ", 1)[0]
@@ -199,7 +199,7 @@ def test_label_files_are_installed_in_share_for_consumers():
     """share/deephar_ros/labels/<label set>_labels.txt, one label a line in score order (label id =
     line number): a consumer without our Python maps ActionRecognition.label_id with it. CMake
     installs them on ROS, setup.py's data_files in a wheel, the installer in the venv."""
-    from deephar_ros.labels import LABEL_FILES, load_labels
+    from deephar_ros.model.labels import LABEL_FILES, load_labels
 
     labels = PREFIX / "share" / "deephar_ros" / "labels"
     assert labels.is_dir(), f"{labels} is missing: {SETUP_HINT}"

@@ -23,10 +23,10 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from deephar_ros.action_buffer import authors_clip_stride
-from deephar_ros.camera import CameraIntrinsics
-from deephar_ros.keras_weights import WeightsFileError
+from deephar_ros.model.keras_weights import WeightsFileError
 from deephar_ros.msg import Skeleton
+from deephar_ros.perception.action_buffer import authors_clip_stride
+from deephar_ros.perception.camera import CameraIntrinsics
 from deephar_ros.ros.demo_source import camera_info
 from deephar_ros.ros.diagnostics import PerceptionStats
 from deephar_ros.ros.frame_slot import LatestSlot
@@ -165,8 +165,8 @@ def test_a_live_change_is_checked_as_at_start_up():
     ],
 )
 def test_the_detection_threshold_is_the_detectors_own_unless_given(overrides, threshold, monkeypatch):
-    from deephar_ros import pipeline
-    from deephar_ros.detection import FullFrameDetector
+    from deephar_ros.perception import pipeline
+    from deephar_ros.perception.detection import FullFrameDetector
     from deephar_ros.ros.perception_node import pipeline_for
 
     # the threshold is what is under test, not the YOLOX file: any detector stands in

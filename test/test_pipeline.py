@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from engine_doubles import NTU, PENN, feature_size, packed_features
 
-from deephar_ros.action_buffer import authors_clip_step
-from deephar_ros.camera import AUTHORS_TRAINING_SCALES, MEAN_TORSO_LENGTH_M, CameraIntrinsics
-from deephar_ros.clip_window import clip_window, feature_layout
-from deephar_ros.config import SPNetConfig
-from deephar_ros.crops import AUTHORS_CROP_MARGIN, crop_window
-from deephar_ros.detection import FullFrameDetector, GivenBoxesDetector
-from deephar_ros.joints import PA16J2D, PA17J3D
-from deephar_ros.pipeline import STAGES, Pipeline, PipelineConfig
-from deephar_ros.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box
+from deephar_ros.model.config import SPNetConfig
+from deephar_ros.model.joints import PA16J2D, PA17J3D
+from deephar_ros.perception.action_buffer import authors_clip_step
+from deephar_ros.perception.camera import AUTHORS_TRAINING_SCALES, MEAN_TORSO_LENGTH_M, CameraIntrinsics
+from deephar_ros.perception.clip_window import clip_window, feature_layout
+from deephar_ros.perception.crops import AUTHORS_CROP_MARGIN, crop_window
+from deephar_ros.perception.detection import FullFrameDetector, GivenBoxesDetector
+from deephar_ros.perception.pipeline import STAGES, Pipeline, PipelineConfig
+from deephar_ros.perception.results import DEPTH_FROM_IMAGE, DEPTH_FROM_SIZE, Box
 
 WIDTH, HEIGHT = 640, 480
 INTRINSICS = CameraIntrinsics(fx=500.0, fy=500.0, cx=319.5, cy=239.5, width=WIDTH, height=HEIGHT)

@@ -29,16 +29,17 @@ import pytest
 import torch
 from torch import nn
 
-from deephar_ros import people_clips, precision_guard, video
-from deephar_ros.backends import cuda, openvino_cpu, tensorrt
-from deephar_ros.backends.base import Backend, EngineUnavailableError
-from deephar_ros.cli import main
-from deephar_ros.config import get_preset
-from deephar_ros.engine import InferenceEngine, PrecisionGuard, build_engine, create_engine
-from deephar_ros.keras_weights import save_checkpoint
-from deephar_ros.people_clips import guard_clips, people_clips_from
-from deephar_ros.precision_guard import GuardBounds, GuardFigures, judge, measure
-from deephar_ros.spnet import SPNet
+from deephar_ros.inference import precision_guard
+from deephar_ros.inference.backends import cuda, openvino_cpu, tensorrt
+from deephar_ros.inference.backends.base import Backend, EngineUnavailableError
+from deephar_ros.inference.engine import InferenceEngine, PrecisionGuard, build_engine, create_engine
+from deephar_ros.inference.precision_guard import GuardBounds, GuardFigures, judge, measure
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.keras_weights import save_checkpoint
+from deephar_ros.model.spnet import SPNet
+from deephar_ros.offline import people_clips, video
+from deephar_ros.offline.cli import main
+from deephar_ros.offline.people_clips import guard_clips, people_clips_from
 
 SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"
 BF16_HERE = openvino_cpu.bf16_support()  # None where OpenVINO runs bf16 on this CPU
@@ -316,7 +317,7 @@ def test_check_precision_says_bf16_on_this_cpu_and_the_next_start_uses_it(
     )
     assert lines[-1] == "verdict: bf16", lines
     assert any(line.startswith("2D joints: p99 ") for line in lines)
-    with caplog.at_level(logging.INFO, logger="deephar_ros.engine"):
+    with caplog.at_level(logging.INFO, logger="deephar_ros.inference.engine"):
         engine = build_engine(
             "ntu_multitask", insensitive_file, "openvino", precision="auto", batch_sizes=(1,)
         )
@@ -349,7 +350,7 @@ def test_without_bf16_instructions_reduced_precision_falls_back_to_fp32_and_warn
         openvino_cpu, "cpuinfo_field", lambda name: without if name == "flags" else field(name)
     )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    with caplog.at_level(logging.WARNING, logger="deephar_ros.engine"):
+    with caplog.at_level(logging.WARNING, logger="deephar_ros.inference.engine"):
         engine = small_engine(
             insensitive_file, "cpu-eager", precision="reduced", guard_clips=people_clips_from(people_folder)
         )
@@ -374,7 +375,7 @@ def test_the_demo_camera_takes_the_same_sample_video_without_loading_torch() -> 
     """One constant, in the module below the ROS one; the camera node must not pay torch's start-up."""
     code = (
         "import sys\n"
-        "from deephar_ros import video\n"
+        "from deephar_ros.offline import video\n"
         "from deephar_ros.ros import demo_source\n"
         "assert demo_source.SAMPLE_VIDEO is video.SAMPLE_VIDEO\n"
         "print(sorted(name for name in ('torch', 'onnxruntime', 'openvino') if name in sys.modules))\n"
@@ -525,7 +526,7 @@ def test_a_gpu_twin_that_fails_to_build_leaves_fp32_running_and_says_why(
 
     monkeypatch.setattr(cuda, "CudaBackend", out_of_memory_in_fp16)
     failure = "the fp16 twin (cuda) failed to build: RuntimeError: CUDA out of memory"
-    with caplog.at_level(logging.INFO, logger="deephar_ros.engine"):
+    with caplog.at_level(logging.INFO, logger="deephar_ros.inference.engine"):
         engine = small_engine(
             insensitive_file, "cuda", precision="auto", guard_clips=people_clips_from(people_folder)
         )

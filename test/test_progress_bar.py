@@ -2,7 +2,7 @@
 
 import io
 
-from deephar_ros.video import ProgressBar
+from deephar_ros.offline.video import ProgressBar
 
 
 class Terminal(io.StringIO):

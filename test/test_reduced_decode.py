@@ -10,10 +10,10 @@ from world.render import render_frame
 from world.scenes import Camera, make_scene
 from world.truth_detector import TruthDetector
 
-from deephar_ros.camera import CameraIntrinsics
-from deephar_ros.live_stream import LiveStream
-from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.results import Box, FrameResult, PersonEstimate, in_image_of_size
+from deephar_ros.perception.camera import CameraIntrinsics
+from deephar_ros.perception.live_stream import LiveStream
+from deephar_ros.perception.pipeline import Pipeline, PipelineConfig
+from deephar_ros.perception.results import Box, FrameResult, PersonEstimate, in_image_of_size
 from deephar_ros.ros.image_conversion import compressed_to_reduced_rgb, jpeg_reduction
 
 

@@ -9,7 +9,7 @@ from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
 from deephar_ros.msg import Skeleton
-from deephar_ros.results import DEPTH_FROM_IMAGE, ActionEstimate, Box, FrameResult, PersonEstimate
+from deephar_ros.perception.results import DEPTH_FROM_IMAGE, ActionEstimate, Box, FrameResult, PersonEstimate
 from deephar_ros.ros.result_messages import (
     action_array,
     action_labels,

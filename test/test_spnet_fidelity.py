@@ -10,9 +10,9 @@ import torch
 from fidelity import agreement, assert_agrees
 from keras_reference import reference_meta, weights_digest
 
-from deephar_ros.config import get_preset
-from deephar_ros.keras_weights import keras_state_dict, model_from_state_dict
-from deephar_ros.spnet import SPNet
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.keras_weights import keras_state_dict, model_from_state_dict
+from deephar_ros.model.spnet import SPNet
 
 FRAMES = 2  # frames of the reference clip run through the pose-only network
 

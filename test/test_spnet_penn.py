@@ -10,9 +10,9 @@ import pytest
 import torch
 from fidelity import assert_agrees
 
-from deephar_ros.config import get_preset
-from deephar_ros.keras_weights import convert_keras_file, write_keras_weights
-from deephar_ros.spnet import SPNet
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.keras_weights import convert_keras_file, write_keras_weights
+from deephar_ros.model.spnet import SPNet
 
 CONFIG = get_preset("penn_multitask")
 # The same weights run 2-frame clips 4x faster; no weight depends on the clip length.

@@ -15,8 +15,8 @@ from hri_stand_ins import HRI_STAND_INS, IdsList, Skeleton2D
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
-from deephar_ros.joints import PA17J3D
-from deephar_ros.results import Box, FrameResult, PersonEstimate
+from deephar_ros.model.joints import PA17J3D
+from deephar_ros.perception.results import Box, FrameResult, PersonEstimate
 from deephar_ros.ros.enable_switch import EnableSwitch
 from deephar_ros.ros.standard_messages import (
     PERSON_CLASS_ID,

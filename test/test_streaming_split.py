@@ -4,8 +4,8 @@ import pytest
 import torch
 from fidelity import assert_agrees
 
-from deephar_ros.config import get_preset
-from deephar_ros.spnet import SPNet
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.spnet import SPNet
 
 
 def _split(model: SPNet, clip: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from deephar_ros.backends import tensorrt
-from deephar_ros.backends.base import EngineUnavailableError
-from deephar_ros.backends.tensorrt import TrustedCache, load_engine
+from deephar_ros.inference.backends import tensorrt
+from deephar_ros.inference.backends.base import EngineUnavailableError
+from deephar_ros.inference.backends.tensorrt import TrustedCache, load_engine
 
 ENGINE = "spnet_frames_b1_0123456789abcdef0123.ep"
 OTHER_ENGINE = "spnet_frames_b2_0123456789abcdef0123.ep"

@@ -8,8 +8,8 @@ import pytest
 from builtin_interfaces.msg import Time
 from std_msgs.msg import Header
 
-from deephar_ros.joints import PA16J2D, PA17J3D
-from deephar_ros.results import Box, FrameResult, PersonEstimate
+from deephar_ros.model.joints import PA16J2D, PA17J3D
+from deephar_ros.perception.results import Box, FrameResult, PersonEstimate
 from deephar_ros.ros import tf_frames
 from deephar_ros.ros.frame_transform import rotation_matrix
 from deephar_ros.ros.tf_frames import body_transforms, joint_frame, transform_broadcaster

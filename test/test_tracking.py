@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from deephar_ros.results import Box
-from deephar_ros.smoothing import OneEuroFilter
-from deephar_ros.tracking import Tracker, box_holds_track, box_iou, repeated_skeletons
+from deephar_ros.perception.results import Box
+from deephar_ros.perception.smoothing import OneEuroFilter
+from deephar_ros.perception.tracking import Tracker, box_holds_track, box_iou, repeated_skeletons
 
 FPS = 10.0
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from deephar_ros import video_job
-from deephar_ros.labels import load_labels
+from deephar_ros.model.labels import load_labels
+from deephar_ros.offline import video_job
 
 SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "vtest.avi"
 
@@ -362,7 +362,7 @@ def test_sigterm_finishes_the_video_and_the_json_lines(sample_video, tmp_path):
     command = [
         sys.executable,
         "-m",
-        "deephar_ros.cli",
+        "deephar_ros.offline.cli",
         "run",
         str(sample_video),
         *PLUMBING,
@@ -448,7 +448,7 @@ def test_a_fatal_error_keeps_the_finished_frames_and_a_summary_marked_incomplete
     ],
 )
 def test_broken_weights_end_the_run_with_one_line(tmp_path, capsys, damage, message):
-    from deephar_ros.keras_weights import random_model, save_checkpoint
+    from deephar_ros.model.keras_weights import random_model, save_checkpoint
 
     model = random_model("penn_multitask")
     with torch.no_grad():

@@ -15,9 +15,9 @@ from world.scenes import J, make_scene
 from world.scores import authors_clip_span_s, score_run
 from world.truth_detector import TruthDetector
 
-from deephar_ros.config import get_preset
-from deephar_ros.crops import crop_window, warp_crops
-from deephar_ros.pipeline import PipelineConfig
+from deephar_ros.model.config import get_preset
+from deephar_ros.perception.crops import crop_window, warp_crops
+from deephar_ros.perception.pipeline import PipelineConfig
 
 
 def test_a_scene_is_deterministic_and_its_render_tells_the_truth():

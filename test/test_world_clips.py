@@ -10,9 +10,9 @@ from world.harness import run_scene
 from world.perfect_network import PerfectNetwork
 from world.scenes import make_scene
 
-from deephar_ros.config import get_preset
-from deephar_ros.joints import get_layout
-from deephar_ros.pipeline import PipelineConfig
+from deephar_ros.model.config import get_preset
+from deephar_ros.model.joints import get_layout
+from deephar_ros.perception.pipeline import PipelineConfig
 
 
 @pytest.mark.parametrize("scene", ["walk_across", "jump_wave"])

@@ -16,12 +16,13 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from deephar_ros import downloads
-from deephar_ros.cli import main
-from deephar_ros.detection import DETECTORS, create_detector, default_min_score
-from deephar_ros.downloads import DownloadError
-from deephar_ros.results import Box
-from deephar_ros.yolox_detector import (
+from deephar_ros.choices import DETECTORS
+from deephar_ros.model import downloads
+from deephar_ros.model.downloads import DownloadError
+from deephar_ros.offline.cli import main
+from deephar_ros.perception.detection import create_detector, default_min_score
+from deephar_ros.perception.results import Box
+from deephar_ros.perception.yolox_detector import (
     DetectorWeightsError,
     YoloxPersonDetector,
     execution_providers,
@@ -307,7 +308,7 @@ def test_without_onnxruntime_the_error_says_how_to_install_it(models, monkeypatc
 def test_detection_imports_without_onnxruntime():
     code = (
         "import sys; sys.modules['onnxruntime'] = None\n"
-        "from deephar_ros.detection import DETECTORS, create_detector\n"
+        "from deephar_ros.perception.detection import DETECTORS, create_detector\n"
         "create_detector('hog', None, 4); print(','.join(DETECTORS))"
     )
     repo = Path(__file__).resolve().parents[1]

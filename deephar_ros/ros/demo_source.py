@@ -20,10 +20,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from deephar_ros.camera import CameraIntrinsics
+from deephar_ros.offline.video import SAMPLE_VIDEO
+from deephar_ros.perception.camera import CameraIntrinsics
 from deephar_ros.ros.image_conversion import rgb_to_image
 from deephar_ros.ros.node_main import run_node
-from deephar_ros.video import SAMPLE_VIDEO
 
 NODE_NAME = "deephar_demo_source"
 DEFAULT_VIDEO = ""  # the sample video

@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from deephar_ros.results import Box
+from deephar_ros.perception.results import Box
 from deephar_ros.ros.image_conversion import ImageConversionError
 
 

@@ -71,7 +71,7 @@ class PerceptionStats:
             _forget_before(self._input_times, now - WINDOW_SECONDS)
 
     def frames_lost(self, count: int) -> None:
-        """Count frames the camera sent that never arrived (deephar_ros.frame_rate.LostFrameCounter)."""
+        """Count frames the camera sent that never arrived (perception.frame_rate.LostFrameCounter)."""
         with self._lock:
             self.lost += count
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from geometry_msgs.msg import Quaternion, TransformStamped
 
-from deephar_ros.results import FrameResult
+from deephar_ros.perception.results import FrameResult
 
 try:  # part of every ROS 2 install, not on PyPI
     import tf2_ros

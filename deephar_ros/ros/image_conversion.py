@@ -15,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from deephar_ros import MAX_IMAGE_PIXELS
-from deephar_ros.camera import CameraIntrinsics, depth_image_to_metres
+from deephar_ros.perception.camera import CameraIntrinsics, depth_image_to_metres
 
 
 class ImageConversionError(ValueError):

@@ -18,8 +18,8 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from deephar_ros.drawing import track_colour as track_colour_rgb
-from deephar_ros.results import DEFAULT_MIN_ACTION_CONFIDENCE, FrameResult, PersonEstimate, body_id
+from deephar_ros.offline.drawing import track_colour as track_colour_rgb
+from deephar_ros.perception.results import DEFAULT_MIN_ACTION_CONFIDENCE, FrameResult, PersonEstimate, body_id
 
 BONES_NAMESPACE = "bones"
 JOINTS_NAMESPACE = "joints"
@@ -56,7 +56,7 @@ class MarkerLifetime:
 
 
 def track_colour(track_id: int) -> ColorRGBA:
-    """The track's colour of the annotated images (deephar_ros.drawing), so RViz and images agree."""
+    """The track's colour of the annotated images (deephar_ros.offline.drawing), so RViz and images agree."""
     red, green, blue = track_colour_rgb(track_id)
     return ColorRGBA(r=red / 255.0, g=green / 255.0, b=blue / 255.0, a=1.0)
 

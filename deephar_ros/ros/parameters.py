@@ -20,13 +20,17 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from deephar_ros import MAX_IMAGE_PIXELS
-from deephar_ros.action_buffer import SCORINGS
-from deephar_ros.choices import PRECISIONS, YOLOX_DETECTORS
-from deephar_ros.config import preset_names
-from deephar_ros.detection import DETECTORS
-from deephar_ros.engine import BACKEND_NAMES
-from deephar_ros.pipeline import ACTION_WINDOWS, CROP_SOURCES
-from deephar_ros.results import DEFAULT_MIN_ACTION_CONFIDENCE
+from deephar_ros.choices import (
+    ACTION_WINDOWS,
+    BACKEND_NAMES,
+    CROP_SOURCES,
+    DETECTORS,
+    PRECISIONS,
+    SCORINGS,
+    YOLOX_DETECTORS,
+)
+from deephar_ros.model.config import preset_names
+from deephar_ros.perception.results import DEFAULT_MIN_ACTION_CONFIDENCE
 from deephar_ros.ros.image_conversion import DEFAULT_MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE
 
 RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")

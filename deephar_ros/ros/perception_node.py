@@ -1,6 +1,6 @@
 """The deephar_perception node: camera images in, skeletons, actions, markers and diagnostics out.
 
-Convert -> hand over -> publish: a thin adapter over the ROS-free LiveStream (deephar_ros/live_stream.py,
+Convert -> hand over -> publish: a thin adapter over the ROS-free LiveStream (perception/live_stream.py,
 which holds the stream policy: camera silence, time jumps, frame rate, intrinsics fallback) and
 Pipeline. Callbacks only convert and validate messages and put the frame in a one-frame slot; a
 worker thread runs the newest frame through the stream, so a busy network drops old frames
@@ -44,16 +44,16 @@ from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
-from deephar_ros.detection import GivenBoxesDetector, default_min_score
-from deephar_ros.drawing import draw_result, weights_banner
-from deephar_ros.engine import InferenceEngine, build_engine
-from deephar_ros.frame_rate import LostFrameCounter
-from deephar_ros.labels import load_labels
-from deephar_ros.live_stream import LiveStream, Notice, StreamStep
+from deephar_ros.inference.engine import InferenceEngine, build_engine
+from deephar_ros.model.labels import load_labels
 from deephar_ros.msg import ActionRecognitionArray, SkeletonArray
-from deephar_ros.people_clips import people_clips_from
-from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.results import Box, in_image_of_size
+from deephar_ros.offline.drawing import draw_result, weights_banner
+from deephar_ros.offline.people_clips import people_clips_from
+from deephar_ros.perception.detection import GivenBoxesDetector, default_min_score
+from deephar_ros.perception.frame_rate import LostFrameCounter
+from deephar_ros.perception.live_stream import LiveStream, Notice, StreamStep
+from deephar_ros.perception.pipeline import Pipeline, PipelineConfig
+from deephar_ros.perception.results import Box, in_image_of_size
 from deephar_ros.ros.action_labels import ActionLabelTopics
 from deephar_ros.ros.detection_input import boxes_from_detections
 from deephar_ros.ros.diagnostics import PerceptionStats, diagnostic_array

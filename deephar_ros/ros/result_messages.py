@@ -15,7 +15,7 @@ from sensor_msgs.msg import RegionOfInterest
 from std_msgs.msg import Header
 
 from deephar_ros.msg import ActionLabels, ActionRecognition, ActionRecognitionArray, Skeleton, SkeletonArray
-from deephar_ros.results import NS_PER_S, ActionEstimate, Box, FrameResult, PersonEstimate, body_id
+from deephar_ros.perception.results import NS_PER_S, ActionEstimate, Box, FrameResult, PersonEstimate, body_id
 
 
 def skeleton_array(result: FrameResult, header: Header) -> SkeletonArray:

@@ -36,7 +36,7 @@ import numpy as np
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 
-from deephar_ros.results import FrameResult, PersonEstimate
+from deephar_ros.perception.results import FrameResult, PersonEstimate
 from deephar_ros.ros.tf_frames import body_id
 
 # vision_msgs' ObjectHypothesis.class_id is a string that LabelInfo maps from a uint16.

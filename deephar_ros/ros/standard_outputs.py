@@ -14,7 +14,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 
-from deephar_ros.results import FrameResult
+from deephar_ros.perception.results import FrameResult
 from deephar_ros.ros.parameters import PerceptionParameters
 from deephar_ros.ros.standard_messages import (
     HUMANS_BODIES,

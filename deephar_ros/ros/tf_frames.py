@@ -25,7 +25,7 @@ from geometry_msgs.msg import Transform, TransformStamped, Vector3
 from rclpy.node import Node
 from std_msgs.msg import Header
 
-from deephar_ros.results import FrameResult, PersonEstimate, body_id
+from deephar_ros.perception.results import FrameResult, PersonEstimate, body_id
 from deephar_ros.ros.frame_transform import quaternion
 
 try:  # part of every ROS 2 install, but not on PyPI

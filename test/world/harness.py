@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deephar_ros.config import get_preset
-from deephar_ros.live_stream import LiveStream
-from deephar_ros.pipeline import Pipeline, PipelineConfig
-from deephar_ros.results import FrameResult
+from deephar_ros.model.config import get_preset
+from deephar_ros.perception.live_stream import LiveStream
+from deephar_ros.perception.pipeline import Pipeline, PipelineConfig
+from deephar_ros.perception.results import FrameResult
 from world.perfect_network import PerfectNetwork
 from world.render import render_frame
 from world.scenes import Frame, Scene

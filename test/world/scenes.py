@@ -6,7 +6,7 @@ forward, as ROS optical frames) are (X, height - Y, Z). Skeletons use the author
 (deephar/utils/pose.py); the Penn preset's pa16j2d layout is its first 16 joints.
 
 Body proportions follow the usual anthropometric fractions of standing height, with the torso
-(shoulder midpoint to hip midpoint) at 0.288 x height, the fraction deephar_ros.camera's size prior
+(shoulder midpoint to hip midpoint) at 0.288 x height, the fraction deephar_ros.perception.camera's size prior
 assumes, so a 1.70 m person is exactly what that prior expects and others are not.
 
 A scene is a list of people, each with a script of timed segments (walk, stand, sit_down, stand_up,
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deephar_ros.camera import CameraIntrinsics
-from deephar_ros.joints import PA17J3D
-from deephar_ros.results import NS_PER_S, Box
+from deephar_ros.model.joints import PA17J3D
+from deephar_ros.perception.camera import CameraIntrinsics
+from deephar_ros.perception.results import NS_PER_S, Box
 
 JOINTS = PA17J3D.joint_names
 J = {name: i for i, name in enumerate(JOINTS)}

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from deephar_ros.action_buffer import AUTHORS_CLIP_STRIDE, AUTHORS_VIDEO_FPS
-from deephar_ros.results import NS_PER_S
+from deephar_ros.perception.action_buffer import AUTHORS_CLIP_STRIDE, AUTHORS_VIDEO_FPS
+from deephar_ros.perception.results import NS_PER_S
 from world.harness import Run
 from world.scenes import ACTION_LABELS
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deephar_ros.person_detector import PersonDetector
-from deephar_ros.results import Box
+from deephar_ros.perception.person_detector import PersonDetector
+from deephar_ros.perception.results import Box
 from world.scenes import Frame
 
 

@@ -1,0 +1,2 @@
+"""From an image to skeletons and actions, without ROS: detectors, crops, camera geometry, tracking,
+action clips, the pipeline and the live-stream policy around it. It imports inference and model."""
