@@ -43,11 +43,11 @@ from torch import nn
 from deephar_ros.choices import BACKEND_NAMES, CPU_BACKENDS, GPU_BACKENDS, PRECISIONS
 from deephar_ros.inference import precision_guard
 from deephar_ros.inference.backends import cuda, onnx_runtime, openvino_cpu, tensorrt
-from deephar_ros.inference.backends.base import CROP_SIZE, Backend, EngineUnavailableError
+from deephar_ros.inference.backends.base import Backend, EngineUnavailableError
 from deephar_ros.inference.backends.onnx_cache import OnnxExports
 from deephar_ros.inference.backends.torch_cpu import TorchCpuBackend
 from deephar_ros.inference.backends.trusted_cache import user_cache_dir
-from deephar_ros.model.config import DEFAULT_PRESET, SPNetConfig, get_preset
+from deephar_ros.model.config import CROP_SIZE, DEFAULT_PRESET, SPNetConfig, get_preset
 from deephar_ros.model.keras_weights import load_model, random_model
 from deephar_ros.model.spnet import SPNet
 

@@ -29,8 +29,8 @@ from typing import Protocol
 
 import numpy as np
 
-from deephar_ros.inference.backends.base import CROP_SIZE
 from deephar_ros.inference.backends.trusted_cache import TrustedCache
+from deephar_ros.model.config import CROP_SIZE
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+# The side of the network's square input, px: the authors' 256x256 crops of a person.
+CROP_SIZE = 256
+
 POSE_ONLY_SUFFIX = "_pose"
 
 
@@ -28,7 +31,7 @@ class SPNetConfig:
     num_visual_features: int
     label_set: str
     joint_layout: str
-    input_size: int = 256
+    input_size: int = CROP_SIZE
     num_frames: int = 8
     num_levels: int = 4
     kernel_size: int = 5

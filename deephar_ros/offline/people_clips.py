@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from deephar_ros.inference.precision_guard import GuardClips
+from deephar_ros.model.config import CROP_SIZE
 from deephar_ros.offline.video import SAMPLE_VIDEO, FrameSource
-from deephar_ros.perception.crops import CROP_SIZE, crop_window, warp_crops
+from deephar_ros.perception.crops import crop_window, warp_crops
 from deephar_ros.perception.detection import HogPersonDetector
 from deephar_ros.perception.results import Box
 

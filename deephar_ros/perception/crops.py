@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deephar_ros.model.config import CROP_SIZE
 from deephar_ros.perception.results import Box
 
-CROP_SIZE = 256
 AUTHORS_CROP_MARGIN = 1.5
 MIN_WINDOW_SIZE = 32.0
 # Windows over this many crop sizes are block-averaged by an integer factor k first (so that at least

@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from deephar_ros.model.config import SPNetConfig, get_preset
+from deephar_ros.model.config import CROP_SIZE, SPNetConfig, get_preset
 from deephar_ros.model.labels import load_labels
 from deephar_ros.perception.camera import AUTHORS_TRAINING_SCALES
 from deephar_ros.perception.clip_window import feature_layout
-from deephar_ros.perception.crops import AUTHORS_CROP_MARGIN, CROP_SIZE, MIN_WINDOW_SIZE
+from deephar_ros.perception.crops import AUTHORS_CROP_MARGIN, MIN_WINDOW_SIZE
 from world.render import decode_marker
 from world.scenes import ACTION_LABELS, Frame, PersonTruth
 

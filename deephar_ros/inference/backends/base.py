@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-CROP_SIZE = 256
+from deephar_ros.model.config import CROP_SIZE
 
 
 class EngineUnavailableError(RuntimeError):

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deephar_ros.inference.backends.base import CROP_SIZE, Backend, EngineUnavailableError, FramesFromPixels
+from deephar_ros.inference.backends.base import Backend, EngineUnavailableError, FramesFromPixels
+from deephar_ros.model.config import CROP_SIZE
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ import importlib.util
 import numpy as np
 import torch
 
-from deephar_ros.inference.backends.base import CROP_SIZE, Backend, EngineUnavailableError, normalize_pixels
+from deephar_ros.inference.backends.base import Backend, EngineUnavailableError, normalize_pixels
 from deephar_ros.inference.backends.onnx_cache import OnnxExports
+from deephar_ros.model.config import CROP_SIZE
 
 
 def missing_requirement() -> str | None:

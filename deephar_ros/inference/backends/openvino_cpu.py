@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deephar_ros.inference.backends.base import CROP_SIZE, Backend, EngineUnavailableError, normalize_pixels
+from deephar_ros.inference.backends.base import Backend, EngineUnavailableError, normalize_pixels
 from deephar_ros.inference.backends.onnx_cache import OnnxExports
+from deephar_ros.model.config import CROP_SIZE
 
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 # CPU flags of the instructions that run bf16 matrix products natively (Linux /proc/cpuinfo names).

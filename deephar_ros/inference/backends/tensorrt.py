@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from deephar_ros.inference.backends.base import CROP_SIZE, EngineUnavailableError, PixelsToFrames
+from deephar_ros.inference.backends.base import EngineUnavailableError, PixelsToFrames
 from deephar_ros.inference.backends.cuda import CudaBackend, FramesCallable
 from deephar_ros.inference.backends.cuda import missing_requirement as missing_cuda
 from deephar_ros.inference.backends.trusted_cache import TrustedCache, user_cache_dir, weights_digest
+from deephar_ros.model.config import CROP_SIZE
 from deephar_ros.model.onnx_export import graph_signature
 
 logger = logging.getLogger(__name__)
