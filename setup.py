@@ -40,7 +40,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=[PACKAGE_NAME, f"{PACKAGE_NAME}.*"]),
-    package_data={PACKAGE_NAME: ["data/*"]},
+    package_data={f"{PACKAGE_NAME}.model": ["data/*"]},
     install_requires=pinned("torch", "numpy", "h5py", "opencv-python-headless"),
     extras_require={
         "ros": pinned(
@@ -66,7 +66,7 @@ setup(
         share_files("config", "*.yaml"),
         share_files("rviz", "*.rviz"),
         share_files("model", "*"),
-        share_files("labels", "*_labels.txt", source=f"{PACKAGE_NAME}/data"),
+        share_files("labels", "*_labels.txt", source=f"{PACKAGE_NAME}/model/data"),
         (f"lib/{PACKAGE_NAME}", ["nodes/perception_node", "nodes/demo_source"]),
     ],
     entry_points={

@@ -7,7 +7,7 @@ pip's editable install (scripts/setup.sh) installs no data_files, so this writes
   - share/deephar_ros/package.xml, a copy;
   - share/deephar_ros/{launch,config,rviz,model}, folders of symlinks to the repository's files (like
     colcon's --symlink-install: edits show without a re-install, as the editable sources do);
-  - share/deephar_ros/labels, symlinks to the action label lists (deephar_ros/data/*_labels.txt);
+  - share/deephar_ros/labels, symlinks to the action label lists (deephar_ros/model/data/*_labels.txt);
   - lib/deephar_ros/{perception_node,demo_source}, nodes/ with this Python in the shebang, so
     `ros2 run` started from a system ROS shell still runs the venv's interpreter.
 Idempotent: what is already right is left alone; a file or folder in the way is replaced.
@@ -24,7 +24,7 @@ PACKAGE = "deephar_ros"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARE_FOLDERS = ("launch", "config", "rviz", "model")
 # share folders whose files come from another repository folder: name -> (that folder, file pattern)
-SHARE_SELECTIONS = {"labels": (f"{PACKAGE}/data", "*_labels.txt")}
+SHARE_SELECTIONS = {"labels": (f"{PACKAGE}/model/data", "*_labels.txt")}
 EXECUTABLES = ("perception_node", "demo_source")
 
 

@@ -93,7 +93,7 @@ for installed in lib/deephar_ros/perception_node lib/deephar_ros/demo_source sha
   share/ament_index/resource_index/packages/deephar_ros; do
   [[ -e "$venv/$installed" ]] || rm -f "$stamps/layout"
 done
-run_once layout "$(inputs_hash package.xml nodes/* launch/* config/* rviz/* model/* deephar_ros/data/* scripts/install_ament_layout.py)" \
+run_once layout "$(inputs_hash package.xml nodes/* launch/* config/* rviz/* model/* deephar_ros/model/data/* scripts/install_ament_layout.py)" \
   "$venv/bin/python" scripts/install_ament_layout.py --prefix "$venv"
 
 (cd / && "$venv/bin/python" -c 'import deephar_ros.msg') || fail "deephar_ros.msg does not import"

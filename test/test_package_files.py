@@ -207,14 +207,13 @@ def test_label_files_are_installed_in_share_for_consumers():
         lines = (labels / name).read_text("utf-8").splitlines()
         assert [line.strip() for line in lines if line.strip()] == load_labels(label_set), name
     module = installer()
-    assert module.SHARE_SELECTIONS["labels"] == ("deephar_ros/data", "*_labels.txt")
-    assert sorted(p.name for p in (REPO_ROOT / "deephar_ros" / "data").glob("*_labels.txt")) == sorted(
-        LABEL_FILES.values()
-    )
+    assert module.SHARE_SELECTIONS["labels"] == ("deephar_ros/model/data", "*_labels.txt")
+    label_files = (REPO_ROOT / "deephar_ros" / "model" / "data").glob("*_labels.txt")
+    assert sorted(p.name for p in label_files) == sorted(LABEL_FILES.values())
     text = ast.unparse(ast.parse((REPO_ROOT / "setup.py").read_text()))
-    assert "share_files('labels', '*_labels.txt', source=f'{PACKAGE_NAME}/data')" in text
+    assert "share_files('labels', '*_labels.txt', source=f'{PACKAGE_NAME}/model/data')" in text
     cmake = (REPO_ROOT / "CMakeLists.txt").read_text()
-    assert "data/*_labels.txt" in cmake and "DESTINATION share/${PROJECT_NAME}/labels" in cmake
+    assert "model/data/*_labels.txt" in cmake and "DESTINATION share/${PROJECT_NAME}/labels" in cmake
 
 
 def test_ros2_launch_finds_the_launch_file_as_it_searches():

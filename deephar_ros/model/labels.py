@@ -14,7 +14,7 @@ LABEL_FILES = {"ntu60": "ntu60_labels.txt", "penn_action": "penn_action_labels.t
 
 @cache
 def _read_labels(label_set: str) -> tuple[str, ...]:
-    text = resources.files("deephar_ros").joinpath("data", LABEL_FILES[label_set]).read_text("utf-8")
+    text = resources.files("deephar_ros.model").joinpath("data", LABEL_FILES[label_set]).read_text("utf-8")
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
