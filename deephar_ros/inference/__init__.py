@@ -1,2 +1,2 @@
 """Running the network on crops: the engine, its back ends (CPU, CUDA, TensorRT, ONNX Runtime,
-OpenVINO) and the precision guard. It imports the model layer only."""
+OpenVINO) and the precision guard. It imports model/ (and choices.py) only."""

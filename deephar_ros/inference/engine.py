@@ -329,8 +329,8 @@ def build_engine(
     "auto" asks the precision guard (see the module docstring): a cached verdict for these weights
     and this machine, else a measurement on the crops of people that `guard_clips` makes
     (people_clips.people_clips_from: from a video or a folder of images, by default the sample video).
-    Errors: ValueError for a bad combination or name,
-    FileNotFoundError / WeightsFileError for the file, EngineUnavailableError for the back end.
+    Errors: ValueError for a bad combination or name, FileNotFoundError / WeightsFileError for the
+    file, EngineUnavailableError for the back end.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -367,16 +367,15 @@ def check_precision(
     """Measure reduced precision against fp32 on these weights now (never from the cache), keep the verdict.
 
     What `deephar-ros check-precision` prints; later starts with precision "auto" or "reduced" use it.
-    The back end and device are chosen as build_engine chooses them (a GPU where one runs).
+    The fp32 engine is build_engine's (the same back end and device: a GPU where one runs).
     """
-    network = load_network(model, weights, random_weights=random_weights, cache_dir=conversion_cache_dir)
-    engine = create_engine(
-        network,
+    engine = build_engine(
+        model,
+        weights,
         backend,
         device,
-        weights=RANDOM_WEIGHTS_SOURCE if random_weights else str(weights),
         random_weights=random_weights,
-        exports=_owned_exports(network, weights, random_weights, conversion_cache_dir),
+        conversion_cache_dir=conversion_cache_dir,
     )
     return PrecisionGuard(engine, backend, verdict_cache_dir).measure(clips)
 
